@@ -362,3 +362,53 @@ def test_loading_a_corrupt_or_mismatched_file_is_a_clear_error(tmp_path):
     chars.write_text(json.dumps({"kind": "gptbook.CharTokenizer", "version": 1, "chars": ["ab"]}))
     with pytest.raises(TokenizerFileError, match="corrupt"):
         load_tokenizer(chars)
+
+
+# --------------------------------------------------------------------------- the token inspector widget
+
+
+def test_token_spans_cover_the_text_exactly(small_bpe):
+    from gptbook.widgets.tokens import token_spans
+
+    text = "Hi 生存 " + ENDOFTEXT + " Быть\n"
+    for tok in (gpt2(), BPETokenizer.from_gpt2(), small_bpe, CharTokenizer.from_text(text)):
+        if isinstance(tok, BPETokenizer) and ENDOFTEXT not in tok.special_tokens:
+            spans = token_spans(text.replace(ENDOFTEXT, ""), tok)
+            assert b"".join(s.raw for s in spans) == text.replace(ENDOFTEXT, "").encode("utf-8")
+            continue
+        spans = token_spans(text, tok)
+        assert b"".join(s.raw for s in spans) == text.encode("utf-8")
+    gpt2_spans = token_spans(text, gpt2())
+    assert [s.id for s in gpt2_spans] == gpt2().encode(text, allowed_special="all")
+    assert 50256 in [s.id for s in gpt2_spans]
+    partial = [s for s in gpt2_spans if s.text is None]  # a Chinese character split over tokens
+    assert partial and all(s.label.startswith("<") for s in partial)
+
+
+def test_tokens_html_shows_ids_count_and_escapes():
+    from gptbook.widgets.tokens import tokens_html
+
+    page = tokens_html("<b>tea</b>", gpt2())
+    ids = gpt2().encode("<b>tea</b>")
+    assert "<b>tea</b>" not in page and "&lt;b&gt;" in page
+    assert f"<b>{len(ids)} tokens</b> for 10 characters (10 bytes)" in page
+    assert all(f"title=\"id {i}\"" in page for i in ids)
+    assert page.count('class="gptbook-token"') == len(ids)
+
+
+def test_token_inspector_shows_errors_in_its_output_not_a_traceback():
+    from gptbook.widgets.tokens import token_inspector, token_spans
+
+    chars = CharTokenizer.from_text("abc ")
+    ui = token_inspector({"GPT-2": gpt2(), "Characters": chars}, text="abc")
+    menu, box, out = ui.children
+    assert "3 tokens" in out.value
+    box.value = "abc xyz"
+    menu.value = "Characters"
+    assert "gptbook-tokens-error" in out.value and "&#x27;x&#x27;" in out.value
+    menu.value = "GPT-2"
+    assert "gptbook-tokens-error" not in out.value and "tokens</b> for 7 characters" in out.value
+    with pytest.raises(TypeError, match="Unsupported tokenizer"):
+        token_spans("abc", object())
+    with pytest.raises(ValueError, match="at least one tokenizer"):
+        token_inspector({})
