@@ -320,6 +320,19 @@ class BPETokenizer:
                     where.pop(p, None)
         self._rebuild()
 
+    def truncated(self, vocab_size: int) -> BPETokenizer:
+        """A copy that keeps only the first ``vocab_size - 256`` merges (special tokens are dropped).
+
+        Training is greedy, so this is exactly the tokenizer that training to ``vocab_size`` on the
+        same text would give: one training run yields every smaller vocabulary too."""
+        if not isinstance(vocab_size, int) or not 256 <= vocab_size <= 256 + len(self.merges):
+            raise ValueError(f"vocab_size must be an int from 256 to {256 + len(self.merges)}, got {vocab_size!r}.")
+        small = BPETokenizer(self.pattern)
+        small.byte_ids = list(self.byte_ids)
+        small.merges = dict(list(self.merges.items())[: vocab_size - 256])
+        small._rebuild()
+        return small
+
     # ----------------------------------------------------------------- encoding
 
     def _encode_chunk(self, chunk: str) -> list[int]:

@@ -198,6 +198,15 @@ def test_training_stops_with_a_warning_when_pairs_run_out():
     assert tok.encode("abc") == [257]
 
 
+def test_truncated_equals_training_to_the_smaller_size(small_bpe):
+    direct = BPETokenizer()
+    direct.train(shakespeare()[:100_000] + "\n".join(MULTILINGUAL) * 3, vocab_size=300)
+    assert small_bpe.truncated(300).merges == direct.merges
+    assert small_bpe.truncated(256).encode("hi") == [104, 105]
+    with pytest.raises(ValueError, match="from 256 to 512"):
+        small_bpe.truncated(513)
+
+
 @pytest.mark.parametrize("bad", [255, 0, -5, 300.0])
 def test_training_rejects_a_vocabulary_smaller_than_the_bytes(bad):
     with pytest.raises(ValueError, match="vocab_size must be an int >= 256"):
