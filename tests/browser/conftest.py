@@ -68,6 +68,18 @@ PLAIN_TEXT_WIDGET = re.compile(
 # --- is a browser here? ----------------------------------------------------------------------------
 
 
+def configure_expect() -> None:
+    """Widget callbacks run in a kernel on a shared 2-core machine: allow 30 s, not Playwright's 5 s."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:
+        return
+    expect.set_options(timeout=30_000)
+
+
+configure_expect()
+
+
 def browser_missing() -> str | None:
     """Why the browser tests cannot run here, or None when they can."""
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
@@ -291,7 +303,9 @@ class Notebook:
                     pytrace=False,
                 )
             if time.monotonic() - start > timeout_s:
-                pytest.fail(f"{self.name}: Run All not finished after {timeout_s:.0f} s ({state}).", pytrace=False)
+                pytest.fail(
+                    f"{self.name}: Run All not finished after {timeout_s:.0f} s ({state}).", pytrace=False
+                )
             self.page.wait_for_timeout(1000)
         return time.monotonic() - start
 
@@ -335,6 +349,33 @@ class Notebook:
         self.page.screenshot(path=str(path))
         return path
 
+    # --- operating controls as a reader does: keyboard and mouse ---
+
+    def type_into(self, field: Any, text: str, enter: bool = False) -> None:
+        """Click a text box, select what is in it, and type ``text`` key by key (Enter if asked)."""
+        field.click()
+        self.page.keyboard.press("Control+A")
+        self.page.keyboard.press("Delete")
+        self.page.keyboard.type(text, delay=10)
+        if enter:
+            self.page.keyboard.press("Enter")
+
+    def press_keys(self, control: Any, key: str, times: int = 1) -> None:
+        """Focus a control (a slider handle) and press ``key`` ``times`` times."""
+        control.focus()
+        for _ in range(times):
+            self.page.keyboard.press(key)
+
+    def drag_slider(self, slider: Any, fraction: float) -> None:
+        """Drag an ipywidgets slider's handle with the mouse to ``fraction`` (0..1, may overshoot) of its track."""
+        handle, track = slider.locator(".noUi-handle"), slider.locator(".noUi-base")
+        grip, bar = handle.bounding_box(), track.bounding_box()
+        y = grip["y"] + grip["height"] / 2
+        self.page.mouse.move(grip["x"] + grip["width"] / 2, y)
+        self.page.mouse.down()
+        self.page.mouse.move(bar["x"] + fraction * bar["width"], y, steps=10)
+        self.page.mouse.up()
+
     def assert_no_page_errors(self) -> None:
         assert not self.errors, f"{self.name}: JavaScript errors on the page: {self.errors}"
 
@@ -358,7 +399,9 @@ def open_notebook(
 
     def _open(name: str, block_urls: str | None = None) -> Notebook:
         if not (jupyterlab.root / name).is_file():
-            raise FileNotFoundError(f"{name} is not in notebooks/ (the server serves copies of notebooks/*.ipynb)")
+            raise FileNotFoundError(
+                f"{name} is not in notebooks/ (the server serves copies of notebooks/*.ipynb)"
+            )
         context = chromium.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -376,7 +419,9 @@ def open_notebook(
         if failed is not None and failed.failed:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             try:
-                notebook.page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
+                notebook.page.screenshot(
+                    path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True
+                )
             except Exception:  # the page may be gone; the failure itself is already reported
                 pass
         context.close()

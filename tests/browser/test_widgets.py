@@ -1,0 +1,210 @@
+"""Every widget of the book, used in JupyterLab in a real browser (Chromium driven by Playwright).
+
+Each chapter test opens the chapter, runs all its cells in a fresh kernel, operates each control with
+the keyboard or the mouse, and checks that the output becomes what the widget's plain function
+computes (called here, in the test process, with the same arguments). A screenshot of each widget goes
+to test-artifacts/browser/. The harness itself is proved first on a scratch notebook, including that
+it fails when the widget manager is missing.
+
+All browser tests live in this one file so that `pytest -n 2 --dist loadfile` runs them on one worker,
+with one JupyterLab server and one browser.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the fixtures skip these tests (or fail them under GPTBOOK_REQUIRE_BROWSER=1)
+    expect = None
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def html_text(fragment: str) -> str:
+    """The visible text of a small HTML fragment (tags dropped, entities decoded, spaces collapsed)."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def visible(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --- the harness, on a scratch notebook --------------------------------------------------------------
+
+SCRATCH = """
+import ipywidgets as w
+
+def shout(text: str, times: int) -> str:
+    return (text.upper() + "!") * times
+
+text = w.Text(value="hi", description="Text")
+times = w.IntSlider(value=1, min=1, max=5, description="Times")
+reset = w.Button(description="Reset")
+out = w.Output()
+out.add_class("scratch-out")
+
+def show(_=None):
+    out.clear_output()
+    with out:
+        print(shout(text.value, times.value))
+
+text.observe(show, "value")
+times.observe(show, "value")
+reset.on_click(lambda _: setattr(times, "value", 1))
+box = w.VBox([text, times, reset, out])
+box.add_class("gptbook-scratch")
+show()
+box
+"""
+
+
+def shout(text: str, times: int) -> str:
+    return (text.upper() + "!") * times
+
+
+def write_scratch(root: Path, name: str) -> str:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    notebook.cells = [nbformat.v4.new_markdown_cell("# scratch"), nbformat.v4.new_code_cell(SCRATCH.strip())]
+    nbformat.write(notebook, root / name)
+    return name
+
+
+def test_harness_drives_text_slider_and_button(jupyterlab, open_notebook):
+    nb = open_notebook(write_scratch(jupyterlab.root, "scratch_widgets.ipynb"))
+    nb.run_all(timeout_s=180)
+    nb.assert_widgets_rendered()
+    box = nb.widget("gptbook-scratch")
+    out = box.locator(".scratch-out")
+    expect(out).to_have_text(shout("hi", 1))
+
+    nb.type_into(box.locator(".widget-text input"), "ab")
+    expect(out).to_have_text(shout("ab", 1))
+
+    slider = box.locator(".widget-slider")
+    nb.press_keys(slider.locator(".noUi-handle"), "ArrowRight")
+    expect(slider.locator(".widget-readout")).to_have_text("2")
+    expect(out).to_have_text(shout("ab", 2))
+
+    nb.drag_slider(slider, 1.1)
+    expect(slider.locator(".widget-readout")).to_have_text("5")
+    expect(out).to_have_text(shout("ab", 5))
+
+    box.get_by_role("button", name="Reset").click()
+    expect(out).to_have_text(shout("ab", 1))
+    nb.screenshot(box, "harness_scratch")
+    nb.assert_no_page_errors()
+
+
+def test_harness_fails_when_the_widget_manager_is_missing(jupyterlab, open_notebook):
+    """Block the ipywidgets JupyterLab extension: widgets fall back to text, and the check must fail."""
+    nb = open_notebook(
+        write_scratch(jupyterlab.root, "scratch_no_manager.ipynb"),
+        block_urls="**/lab/extensions/@jupyter-widgets/jupyterlab-manager/**",
+    )
+    nb.run_all(timeout_s=180)
+    with pytest.raises(AssertionError, match="widgets shown as plain text"):
+        nb.assert_widgets_rendered(timeout_s=5)
+
+
+# --- which widgets the book uses, and which test covers each -----------------------------------------
+
+COVERED = {
+    "tokens": "test_token_inspector",
+}
+
+
+def widget_modules_used_by_chapters() -> dict[str, set[str]]:
+    """{widget module: chapters that import it}, read from notebooks/*.py."""
+    pattern = re.compile(r"gptbook\.widgets\.(\w+)|from\s+gptbook\.widgets\s+import\s+([\w, ]+)")
+    used: dict[str, set[str]] = {}
+    for chapter in sorted((REPO / "notebooks").glob("*.py")):
+        for dotted, listed in pattern.findall(chapter.read_text()):
+            for name in [dotted] if dotted else [n.strip() for n in listed.split(",")]:
+                used.setdefault(name, set()).add(chapter.stem)
+    return used
+
+
+def chapters_showing(module: str) -> list:
+    """pytest params: the chapter notebooks (.ipynb) that show ``module``'s widget, or one skipped param."""
+    chapters = [
+        c
+        for c in sorted(widget_modules_used_by_chapters().get(module, ()))
+        if (REPO / "notebooks" / f"{c}.ipynb").is_file()
+    ]
+    if not chapters:
+        reason = f"no chapter shows gptbook.widgets.{module} yet"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-chapter-yet")]
+    return [pytest.param(f"{c}.ipynb", id=c) for c in chapters]
+
+
+def test_every_widget_in_the_book_has_a_browser_test():
+    """A chapter that shows a widget from gptbook.widgets must have a browser test for it here."""
+    uncovered = {m: sorted(c) for m, c in widget_modules_used_by_chapters().items() if m not in COVERED}
+    assert not uncovered, f"widgets used by chapters without a browser test in {__file__}: {uncovered}"
+    for test_name in COVERED.values():
+        assert callable(globals().get(test_name)), f"COVERED names {test_name}, which is not a test here"
+
+
+# --- chapter 01: the token inspector -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chapter", chapters_showing("tokens"))
+def test_token_inspector(open_notebook, chapter):
+    """With GPT-2 chosen, type Latin, Cyrillic, Chinese and a special token: the coloured tokens, their
+    ids and the count are what token_spans/tokens_html compute. Then choose the character tokenizer
+    (built from the Shakespeare corpus, as in the chapter): ASCII gives its ids, Cyrillic gives the
+    readable error message instead of tokens."""
+    from gptbook.data import shakespeare
+    from gptbook.tokenizers import CharTokenizer, gpt2
+    from gptbook.widgets.tokens import error_html, token_spans, tokens_html
+
+    nb = open_notebook(chapter)
+    nb.run_all()
+    nb.assert_widgets_rendered()
+    inspector = nb.widget("gptbook-tokens")
+    menu = inspector.locator(".gptbook-tokens-tokenizer select")
+    text_box = inspector.locator(".gptbook-tokens-text textarea")
+    out = inspector.locator(".gptbook-tokens-output")
+    options = menu.locator("option").all_inner_texts()
+    assert "GPT-2" in options and "characters" in options, f"tokenizer menu: {options}"
+
+    def count_line(text: str, tokenizer) -> str:
+        return html_text(
+            re.search(r'<p class="gptbook-tokens-count">.*?</p>', tokens_html(text, tokenizer))[0]
+        )
+
+    encoding = gpt2()
+    text = "Hello, мир! 你好 <|endoftext|> someunknownPlace"
+    menu.select_option(label="GPT-2")
+    nb.type_into(text_box, text)
+    spans = token_spans(text, encoding)
+    expect(out.locator(".gptbook-tokens-count")).to_have_text(count_line(text, encoding))
+    expect(out.locator(".gptbook-token small")).to_have_text([str(s.id) for s in spans])
+    assert 50256 in [s.id for s in spans]  # <|endoftext|> came through as the one special token
+    nb.screenshot(inspector, "01_tokens_inspector_gpt2")
+
+    chars = CharTokenizer.from_text(shakespeare())
+    menu.select_option(label="characters")
+    nb.type_into(text_box, "To be, or not")
+    expect(out.locator(".gptbook-token small")).to_have_text([str(i) for i in chars.encode("To be, or not")])
+    expect(out.locator(".gptbook-tokens-count")).to_have_text(count_line("To be, or not", chars))
+
+    nb.type_into(text_box, "Быть")
+    with pytest.raises(ValueError) as error:
+        chars.encode("Быть")
+    expect(out.locator(".gptbook-tokens-error")).to_have_text(html_text(error_html(str(error.value))))
+    expect(out.locator(".gptbook-token")).to_have_count(0)
+    nb.screenshot(inspector, "01_tokens_inspector_characters_error")
+    nb.assert_no_page_errors()
