@@ -1,0 +1,98 @@
+"""Attention: the plain head, the fused multi-head module and PyTorch's kernel agree."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gptbook.attention import CausalSelfAttention, Head, KVCache, attend, causal_mask
+
+
+def test_causal_mask_is_lower_triangle_and_shifts_with_a_cache():
+    assert torch.equal(causal_mask(3, 3), torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=torch.bool))
+    # two new queries after three cached keys: they see the cache and themselves, not later ones
+    assert torch.equal(
+        causal_mask(2, 5), torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    )
+    with pytest.raises(ValueError, match="more queries"):
+        causal_mask(4, 3)
+
+
+def test_attend_matches_sdpa_and_weights_are_causal_distributions():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 7, 8) for _ in range(3))
+    out, w = attend(q, k, v)
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert (out - ref).abs().max().item() < 1e-5
+    assert torch.allclose(w.sum(-1), torch.ones(2, 3, 7))
+    assert (w.triu(diagonal=1) == 0).all()  # nothing from the future
+
+
+def test_single_head_matches_sdpa():
+    torch.manual_seed(1)
+    head = Head(d_model=16, head_size=8)
+    x = torch.randn(2, 9, 16)
+    out, w = head(x, return_weights=True)
+    ref = F.scaled_dot_product_attention(head.query(x), head.key(x), head.value(x), is_causal=True)
+    assert out.shape == (2, 9, 8) and w.shape == (2, 9, 9)
+    assert (out - ref).abs().max().item() < 1e-5
+
+
+def test_the_first_token_only_sees_itself():
+    torch.manual_seed(2)
+    head = Head(d_model=16, head_size=8)
+    x = torch.randn(1, 5, 16)
+    assert torch.allclose(head(x)[0, 0], head.value(x)[0, 0], atol=1e-6)
+
+
+def _heads_by_hand(attn: CausalSelfAttention, x: torch.Tensor) -> torch.Tensor:
+    """The fused module, recomputed one head at a time from slices of c_attn's weight."""
+    d, h = attn.d_model, attn.n_head
+    hs = d // h
+    W, b = attn.c_attn.weight, attn.c_attn.bias
+    outs = []
+    for i in range(h):
+        rows = [slice(part * d + i * hs, part * d + (i + 1) * hs) for part in range(3)]
+        q, k, v = (x @ W[r].T + b[r] for r in rows)
+        outs.append(attend(q, k, v)[0])
+    return attn.c_proj(torch.cat(outs, dim=-1))
+
+
+@pytest.mark.parametrize("use_sdpa", [True, False])
+def test_fused_multi_head_matches_per_head_and_sdpa(use_sdpa):
+    torch.manual_seed(3)
+    attn = CausalSelfAttention(d_model=32, n_head=4, use_sdpa=use_sdpa).eval()
+    x = torch.randn(2, 11, 32)
+    y, w = attn(x)
+    assert w is None if use_sdpa else w.shape == (2, 4, 11, 11)
+    assert (y - _heads_by_hand(attn, x)).abs().max().item() < 1e-5
+    other = CausalSelfAttention(d_model=32, n_head=4, use_sdpa=not use_sdpa).eval()
+    other.load_state_dict(attn.state_dict())
+    assert (y - other(x)[0]).abs().max().item() < 1e-5
+
+
+def test_return_weights_works_on_the_sdpa_path_too():
+    torch.manual_seed(4)
+    attn = CausalSelfAttention(d_model=16, n_head=2, use_sdpa=True).eval()
+    x = torch.randn(1, 6, 16)
+    y, w = attn(x, return_weights=True)
+    assert w.shape == (1, 2, 6, 6)
+    assert (y - attn(x)[0]).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("use_sdpa", [True, False])
+def test_cache_in_chunks_equals_one_pass(use_sdpa):
+    torch.manual_seed(5)
+    attn = CausalSelfAttention(d_model=32, n_head=4, use_sdpa=use_sdpa).eval()
+    x = torch.randn(2, 10, 32)
+    full, _ = attn(x)
+    cache = KVCache(1)
+    parts = [attn(x[:, a:b], cache=cache.layers[0])[0] for a, b in [(0, 4), (4, 5), (5, 8), (8, 10)]]
+    assert cache.length == 10
+    assert (torch.cat(parts, dim=1) - full).abs().max().item() < 1e-5
+
+
+def test_bad_head_count_is_a_clear_error():
+    with pytest.raises(ValueError, match="not divisible"):
+        CausalSelfAttention(d_model=30, n_head=4)
