@@ -71,7 +71,7 @@ def tokens_html(text: str, tokenizer: Any) -> str:
         label = html.escape(s.label).replace("\n", "↵")
         style = f"background:{PALETTE[k % len(PALETTE)]};" + ("" if s.text is not None else "font-style:italic;color:#555;")
         pieces.append(
-            f'<span class="gptbook-token" title="id {s.id}" style="display:inline-block;margin:1px 0;{style}">'
+            f'<span class="gptbook-token" title="id {s.id}" style="display:inline-block;margin:1px 3px 1px 0;padding:0 2px;text-align:center;border-radius:3px;{style}">'
             f'<span style="white-space:pre">{label}</span><br><small style="color:#444">{s.id}</small></span>'
             + ("<br>" if "\n" in s.raw.decode("utf-8", errors="replace") else "")
         )
