@@ -24,11 +24,12 @@ def main() -> None:
     print(f"corpus: Shakespeare, {len(text):,} characters, {mb:.2f} MB")
 
     tok = BPETokenizer()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     tok.train(text, vocab_size=4096)
-    train_s = time.perf_counter() - t0
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     verdict = "within" if train_s <= 60 else "OVER"
-    print(f"train 4,096-token BPE on the full corpus: {train_s:.1f} s ({verdict} the 60 s target)")
+    print(f"train 4,096-token BPE on the full corpus: {train_s:.1f} s wall ({verdict} the 60 s target), "
+          f"{train_cpu:.1f} s CPU (the wall time grows when other processes share the cores)")
     print(f"  its encoding of the corpus: {len(tok.encode(text)):,} tokens")
 
     ours, enc = BPETokenizer.from_gpt2(), gpt2()

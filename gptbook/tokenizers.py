@@ -295,23 +295,25 @@ class BPETokenizer:
             self.merges[pair] = new_id
             if verbose:
                 print(f"merge {new_id - 255}/{vocab_size - 256}: {pair} -> {new_id} ({-neg} occurrences)")
-            changed: set[tuple[int, int]] = set()
+            touched: set[tuple[int, int]] = set()
             for w in where.pop(pair):
                 old = words[w]
                 new = merge(old, pair, new_id)
+                if len(new) == len(old):  # this chunk lost the pair in an earlier merge
+                    continue
                 words[w] = new
                 n = freqs[w]
-                diff = _pairs(new)
-                diff.subtract(_pairs(old))
-                for p, d in diff.items():
-                    if d:
-                        counts[p] += d * n
-                        changed.add(p)
-                        if d > 0:
-                            where.setdefault(p, set()).add(w)
+                for p in zip(old, old[1:]):
+                    counts[p] -= n
+                for p in zip(new, new[1:]):
+                    counts[p] += n
+                    if new_id in p:  # the only pairs a merge can create
+                        where.setdefault(p, set()).add(w)
+                touched.update(zip(old, old[1:]))
+                touched.update(zip(new, new[1:]))
+            touched.discard(pair)
             del counts[pair]
-            changed.discard(pair)
-            for p in changed:
+            for p in touched:
                 c = counts[p]
                 if c > 0:
                     heapq.heappush(heap, (-c, p))

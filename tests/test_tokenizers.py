@@ -399,9 +399,9 @@ def test_tokens_html_shows_ids_count_and_escapes():
 
     page = tokens_html("<b>tea</b>", gpt2())
     ids = gpt2().encode("<b>tea</b>")
-    assert "<b>tea</b>" not in page and "&lt;b&gt;" in page
+    assert "<b>tea" not in page and "tea</b>" not in page and "&lt;" in page and "&gt;" in page
     assert f"<b>{len(ids)} tokens</b> for 10 characters (10 bytes)" in page
-    assert all(f"title=\"id {i}\"" in page for i in ids)
+    assert all(f"title=\"id {i}\"" in page and f"<small style=\"color:#444\">{i}</small>" in page for i in ids)
     assert page.count('class="gptbook-token"') == len(ids)
 
 
