@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gptbook.attention import KVCache
 from gptbook.data import Message
 from gptbook.instructions import STOP, Example, example_prompt, example_text
 from gptbook.model import GPT
@@ -146,23 +147,31 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[Tensor, T
 # ---------------------------------------------------------------------------------------------
 
 
-def hidden_states(gpt: GPT, idx: Tensor) -> Tensor:
-    """The GPT's final hidden states ``(B, T, d_model)``: everything but the unembedding ``lm_head``.
-
-    Built from the model's public parts (embeddings, blocks, final layer norm); the same numbers
-    ``gpt.forward`` feeds to ``lm_head``.
-    """
+def embed(gpt: GPT, idx: Tensor) -> Tensor:
+    """Token plus position embeddings of ``idx`` ``(B, T)``: the residual stream before block 0."""
     if idx.dim() != 2 or not 0 < idx.size(1) <= gpt.config.context:
         raise ValueError(
             f"idx must have shape (batch, time) with 1 <= time <= context = {gpt.config.context}, "
             f"got {tuple(idx.shape)}; encode messages with encode_message(..., max_tokens=context)."
         )
     t = gpt.transformer
-    pos = torch.arange(idx.size(1), device=idx.device)
-    x = t.drop(t.wte(idx) + t.wpe(pos))
-    for block in t.h:
+    return t.drop(t.wte(idx) + t.wpe(torch.arange(idx.size(1), device=idx.device)))
+
+
+def run_blocks(gpt: GPT, x: Tensor, start: int = 0, stop: int | None = None) -> Tensor:
+    """Run the residual stream ``x`` ``(B, T, d_model)`` through blocks ``start .. stop - 1``."""
+    for block in list(gpt.transformer.h)[start:stop]:
         x, _ = block(x)
-    return t.ln_f(x)
+    return x
+
+
+def hidden_states(gpt: GPT, idx: Tensor) -> Tensor:
+    """The GPT's final hidden states ``(B, T, d_model)``: everything but the unembedding ``lm_head``.
+
+    Built from the model's public parts (embeddings, blocks, final layer norm); the same numbers
+    ``gpt.forward`` feeds to ``lm_head``.
+    """
+    return gpt.transformer.ln_f(run_blocks(gpt, embed(gpt, idx)))
 
 
 def last_real(x: Tensor, lengths: Tensor) -> Tensor:
@@ -185,7 +194,28 @@ class GPTClassifier(nn.Module):
 
     def forward(self, idx: Tensor, lengths: Tensor) -> Tensor:
         """Class logits ``(B, num_classes)`` for the right-padded batch ``idx`` with ``lengths``."""
-        return self.head(last_real(hidden_states(self.gpt, idx), lengths))
+        return self.forward_from(embed(self.gpt, idx), lengths, 0)
+
+    def forward_from(self, x: Tensor, lengths: Tensor, start_block: int) -> Tensor:
+        """Class logits from the residual stream ``x`` as it enters block ``start_block``."""
+        h = self.gpt.transformer.ln_f(run_blocks(self.gpt, x, start_block))
+        return self.head(last_real(h, lengths))
+
+    def frozen_blocks(self) -> int:
+        """How many blocks at the bottom (with the embeddings) have no trainable parameter.
+
+        Their output never changes during training, so it can be computed once (:func:`precompute`).
+        """
+        if any(p.requires_grad for p in self.gpt.transformer.wte.parameters()) or any(
+            p.requires_grad for p in self.gpt.transformer.wpe.parameters()
+        ):
+            return 0
+        n = 0
+        for block in self.gpt.transformer.h:
+            if any(p.requires_grad for p in block.parameters()):
+                break
+            n += 1
+        return n
 
 
 def freeze(clf: GPTClassifier, trainable_blocks: int | None) -> int:
@@ -238,10 +268,78 @@ def encode_messages(tokenizer, messages: Sequence[Message], max_tokens: int) -> 
     return EncodedMessages(ids, labels, cut)
 
 
-def batches(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None) -> list[Tensor]:
-    """Index batches covering ``0..n-1`` once (shuffled with ``generator`` if ``shuffle``)."""
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    return list(order.split(batch_size))
+@dataclass
+class Features:
+    """The residual stream of each message as it enters block ``start_block`` (one ``(T_i, d)``
+    tensor per message), with the labels. Made by :func:`precompute`."""
+
+    x: list[Tensor]
+    labels: list[int]
+    start_block: int
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@torch.no_grad()
+def precompute(clf: GPTClassifier, data: EncodedMessages, batch_size: int = 64, pad_id: int = 0) -> Features:
+    """Run the frozen bottom of ``clf`` (embeddings and :meth:`GPTClassifier.frozen_blocks` blocks)
+    once over every message.
+
+    Training the top then starts from these tensors instead of the token ids: the same numbers, but
+    the frozen blocks run once instead of once per epoch.
+    """
+    was = clf.training
+    clf.eval()
+    start = clf.frozen_blocks()
+    dev = next(clf.parameters()).device
+    out: list[Tensor | None] = [None] * len(data)
+    order = sorted(range(len(data)), key=lambda i: len(data.ids[i]))
+    for s in range(0, len(order), batch_size):
+        rows = order[s : s + batch_size]
+        idx, lengths = pad_batch([data.ids[i] for i in rows], pad_id)
+        x = run_blocks(clf.gpt, embed(clf.gpt, idx.to(dev)), 0, start).cpu()
+        for r, i in enumerate(rows):
+            out[i] = x[r, : lengths[r]].clone()
+    clf.train(was)
+    return Features(out, list(data.labels), start)
+
+
+def pad_features(xs: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """Pad ``(T_i, d)`` tensors on the right with zeros: ``(B, T, d)`` and ``lengths`` ``(B,)``."""
+    lengths = torch.tensor([x.size(0) for x in xs], dtype=torch.long)
+    out = xs[0].new_zeros(len(xs), int(lengths.max()), xs[0].size(1))
+    for i, x in enumerate(xs):
+        out[i, : x.size(0)] = x
+    return out, lengths
+
+
+def _batch_logits(clf: GPTClassifier, data: EncodedMessages | Features, rows: Sequence[int], pad_id: int) -> Tensor:
+    """Class logits of the messages ``rows`` of ``data`` (token ids or precomputed features)."""
+    dev = next(clf.parameters()).device
+    if isinstance(data, Features):
+        x, lengths = pad_features([data.x[i] for i in rows])
+        return clf.forward_from(x.to(dev), lengths.to(dev), data.start_block)
+    idx, lengths = pad_batch([data.ids[i] for i in rows], pad_id)
+    return clf(idx.to(dev), lengths.to(dev))
+
+
+def _length(data: EncodedMessages | Features, i: int) -> int:
+    return data.x[i].size(0) if isinstance(data, Features) else len(data.ids[i])
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator, pool: int = 8) -> list[list[int]]:
+    """Shuffled batches of similar lengths (less padding, so faster steps).
+
+    The indices are shuffled, cut into pools of ``pool`` batches, each pool sorted by length and
+    cut into batches, and the batches shuffled again.
+    """
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    out = []
+    for s in range(0, len(order), batch_size * pool):
+        chunk = sorted(order[s : s + batch_size * pool], key=lambda i: lengths[i])
+        out += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
+    return [out[i] for i in torch.randperm(len(out), generator=generator).tolist()]
 
 
 @dataclass
@@ -255,6 +353,7 @@ class ClassifierConfig:
     warmup_steps: int = 20
     grad_clip: float = 1.0
     class_weights: tuple[float, float] | None = None
+    max_steps: int | None = None
     seed: int = 0
 
 
@@ -268,23 +367,32 @@ def _lr_at(step: int, total: int, base: float, warmup: int) -> float:
 
 def train_classifier(
     clf: GPTClassifier,
-    train: EncodedMessages,
+    train: EncodedMessages | Features,
     cfg: ClassifierConfig,
     pad_id: int = 0,
     progress: Callable | None = None,
 ) -> list[float]:
     """Train the trainable parameters of ``clf`` with AdamW; return the loss of every step.
 
-    Batches are shuffled with ``cfg.seed``. ``progress`` may wrap the step iterator (``tqdm``).
+    ``train`` holds token ids, or features from :func:`precompute` (then only the blocks above the
+    frozen ones run). Batches group messages of similar length, shuffled with ``cfg.seed``;
+    ``cfg.max_steps`` stops early. ``progress`` may wrap the step iterator (``tqdm``).
     """
     params = [p for p in clf.parameters() if p.requires_grad]
     if not params:
         raise ValueError("Nothing to train: every parameter is frozen. Call freeze(clf, k) with k >= 0 first.")
+    if isinstance(train, Features) and train.start_block > clf.frozen_blocks():
+        raise ValueError(
+            f"The features start at block {train.start_block} but block {clf.frozen_blocks()} is trainable; "
+            "call precompute(clf, data) after freeze(clf, k)."
+        )
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     dev = next(clf.parameters()).device
     weight = None if cfg.class_weights is None else torch.tensor(cfg.class_weights, device=dev)
-    plan = [b for _ in range(cfg.epochs) for b in batches(len(train), cfg.batch_size, True, gen)]
+    lengths = [_length(train, i) for i in range(len(train))]
+    plan = [b for _ in range(cfg.epochs) for b in length_batches(lengths, cfg.batch_size, gen)]
+    plan = plan[: cfg.max_steps] if cfg.max_steps else plan
     steps = progress(plan) if progress else plan
     labels = torch.tensor(train.labels)
     clf.train()
@@ -292,9 +400,7 @@ def train_classifier(
     for step, b in enumerate(steps):
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, len(plan), cfg.lr, cfg.warmup_steps)
-        idx, lengths = pad_batch([train.ids[i] for i in b], pad_id)
-        logits = clf(idx.to(dev), lengths.to(dev))
-        loss = F.cross_entropy(logits, labels[b].to(dev), weight=weight)
+        loss = F.cross_entropy(_batch_logits(clf, train, b, pad_id), labels[b].to(dev), weight=weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
@@ -305,16 +411,16 @@ def train_classifier(
 
 
 @torch.no_grad()
-def classifier_logits(clf: GPTClassifier, data: EncodedMessages, batch_size: int = 64, pad_id: int = 0) -> Tensor:
+def classifier_logits(
+    clf: GPTClassifier, data: EncodedMessages | Features, batch_size: int = 64, pad_id: int = 0
+) -> Tensor:
     """Class logits ``(N, 2)`` of every message, in order (batches sorted by length for speed)."""
     clf.eval()
-    dev = next(clf.parameters()).device
-    order = sorted(range(len(data)), key=lambda i: len(data.ids[i]))
+    order = sorted(range(len(data)), key=lambda i: _length(data, i))
     out = torch.empty(len(data), clf.head.out_features)
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        idx, lengths = pad_batch([data.ids[i] for i in rows], pad_id)
-        out[rows] = clf(idx.to(dev), lengths.to(dev)).float().cpu()
+        out[rows] = _batch_logits(clf, data, rows, pad_id).float().cpu()
     return out
 
 
@@ -350,7 +456,7 @@ def report(true: Sequence[int], predicted: Sequence[int]) -> Report:
     return Report(confusion_matrix(true, predicted))
 
 
-def evaluate_classifier(clf: GPTClassifier, data: EncodedMessages, pad_id: int = 0) -> Report:
+def evaluate_classifier(clf: GPTClassifier, data: EncodedMessages | Features, pad_id: int = 0) -> Report:
     """Predict every message (the class with the larger logit) and compare with the labels."""
     return report(data.labels, classifier_logits(clf, data, pad_id=pad_id).argmax(-1).tolist())
 
@@ -376,31 +482,57 @@ def classify(clf: GPTClassifier, tokenizer, text: str, truncate: bool = False) -
 ZERO_SHOT_TEMPLATE = "Message: {text}\nIs this message spam or ham? Answer:"
 
 
+def few_shot_prefix(shots: Sequence[Message]) -> str:
+    """Worked examples, each message with its label, to put before the message to label."""
+    return "".join(ZERO_SHOT_TEMPLATE.format(text=m.text) + " " + m.label + "\n\n" for m in shots)
+
+
 def few_shot_prompt(shots: Sequence[Message], text: str) -> str:
-    """Worked examples first (each message with its label), then the message to label."""
-    done = "".join(ZERO_SHOT_TEMPLATE.format(text=m.text) + " " + m.label + "\n\n" for m in shots)
-    return done + ZERO_SHOT_TEMPLATE.format(text=text)
+    """The whole few-shot prompt: :func:`few_shot_prefix`, then the message to label."""
+    return few_shot_prefix(shots) + ZERO_SHOT_TEMPLATE.format(text=text)
+
+
+def _prefix_cache(gpt: GPT, prefix_ids: Sequence[int], batch: int) -> KVCache:
+    """A key/value cache holding ``prefix_ids``, repeated for ``batch`` rows (computed once)."""
+    cache = gpt.new_cache()
+    gpt(torch.tensor([list(prefix_ids)], device=next(gpt.parameters()).device), cache=cache)
+    for layer in cache.layers:
+        layer.k, layer.v = layer.k.expand(batch, -1, -1, -1), layer.v.expand(batch, -1, -1, -1)
+    return cache
 
 
 @torch.no_grad()
 def label_logprobs(
-    gpt: GPT, tokenizer, prompts: Sequence[str], labels: Sequence[str] = (" ham", " spam"), batch_size: int = 32
+    gpt: GPT,
+    tokenizer,
+    prompts: Sequence[str],
+    labels: Sequence[str] = (" ham", " spam"),
+    prefix: str = "",
+    batch_size: int = 32,
 ) -> Tensor:
     """Log-probability ``(N, len(labels))`` the base model gives each label's tokens after each prompt.
 
-    A label may be several tokens; their log-probabilities are added. A prompt too long for the
-    context loses tokens from its *start* (the message and question at its end are what the model
-    must see). This is zero-shot classification when the prompt holds only the message, few-shot
-    when it starts with worked examples (Radford et al., 2019; Brown et al., 2020).
+    The model reads ``prefix + prompt`` (the prefix, for example worked examples, is the same for
+    every prompt: it is run once and kept in a key/value cache). A label may be several tokens;
+    their log-probabilities are added. A prompt too long for the context loses tokens from its
+    *start* (the question at its end is what the model must see). This is zero-shot
+    classification with no prefix, few-shot with worked examples in the prefix (Radford et al.,
+    2019; Brown et al., 2020).
     """
     gpt.eval()
     dev = next(gpt.parameters()).device
+    prefix_ids = tokenizer.encode(prefix) if prefix else []
     label_ids = [tokenizer.encode(lab) for lab in labels]
     out = torch.empty(len(prompts), len(labels))
     for j, lab in enumerate(label_ids):
+        room = gpt.config.context - len(prefix_ids) - len(lab)
+        if room < 2:
+            raise PromptTooLongError(
+                f"The prefix ({len(prefix_ids)} tokens) and the label {labels[j]!r} leave no room for a message "
+                f"in the context of {gpt.config.context}; use fewer or shorter worked examples."
+            )
         seqs, starts = [], []
         for p in prompts:
-            room = gpt.config.context - len(lab)
             ids = tokenizer.encode(p)[-room:]
             seqs.append(ids + lab)
             starts.append(len(ids))
@@ -408,20 +540,21 @@ def label_logprobs(
         for s in range(0, len(order), batch_size):
             rows = order[s : s + batch_size]
             idx, _ = pad_batch([seqs[i] for i in rows])
-            logp = torch.log_softmax(gpt(idx.to(dev))[0].float(), -1).cpu()
+            cache = _prefix_cache(gpt, prefix_ids, len(rows)) if prefix_ids else None
+            logp = torch.log_softmax(gpt(idx.to(dev), cache=cache)[0].float(), -1).cpu()
             for r, i in enumerate(rows):
                 pos = torch.arange(starts[i] - 1, starts[i] - 1 + len(lab))
                 out[i, j] = logp[r, pos, torch.tensor(lab)].sum()
     return out
 
 
+class PromptTooLongError(ValueError):
+    """A prompt (with room for the answer) does not fit the model's context."""
+
+
 # =============================================================================================
 # Part B. Instructions
 # =============================================================================================
-
-
-class PromptTooLongError(ValueError):
-    """A prompt (with room for the answer) does not fit the model's context."""
 
 
 def mask_prompt(ids: Sequence[int], prompt_len: int) -> tuple[list[int], list[int]]:
@@ -483,8 +616,8 @@ def train_instructions(
 ) -> list[float]:
     """Fine-tune every parameter of ``gpt`` on encoded instruction rows; return each step's loss.
 
-    ``cfg.epochs`` may be fractional (1.5 = one pass and half of a second). Batches are shuffled
-    with ``cfg.seed``.
+    ``cfg.epochs`` may be fractional (1.5 = one pass and half of a second). Batches group rows of
+    similar length (:func:`length_batches`), shuffled with ``cfg.seed``.
     """
     if not rows:
         raise ValueError("No training rows: encode some examples with encode_instruction first.")
@@ -492,9 +625,10 @@ def train_instructions(
     gen = torch.Generator().manual_seed(cfg.seed)
     dev = next(gpt.parameters()).device
     n_steps = max(1, round(cfg.epochs * math.ceil(len(rows) / cfg.batch_size)))
-    plan: list[Tensor] = []
+    lengths = [len(r[0]) for r in rows]
+    plan: list[list[int]] = []
     while len(plan) < n_steps:
-        plan += batches(len(rows), cfg.batch_size, True, gen)
+        plan += length_batches(lengths, cfg.batch_size, gen)
     plan = plan[:n_steps]
     steps = progress(plan) if progress else plan
     gpt.train()

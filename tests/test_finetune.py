@@ -316,3 +316,53 @@ def test_accepted_answers_let_any_answer_of_a_prompt_count():
     exs = [Example("qa", "Hi?", "", "Hello."), Example("qa", "Hi?", "", "Hi."), Example("qa", "Bye?", "", "Bye.")]
     acc = ft.accepted_answers(exs)
     assert acc[("qa", example_prompt(exs[0]))] == {"Hello.", "Hi."}
+
+
+# --------------------------------------------------------------------------- frozen features and prefix caches
+
+
+def test_precomputed_features_give_the_same_logits_and_training(tok):
+    msgs = [Message("spam" if i % 3 == 0 else "ham", f"message number {i} " * (1 + i % 4)) for i in range(24)]
+    data = ft.encode_messages(tok, msgs, 100)
+    clf = ft.GPTClassifier(tiny_gpt(seed=7, n_layer=3))
+    assert ft.freeze(clf, None) and clf.frozen_blocks() == 0
+    ft.freeze(clf, 1)
+    assert clf.frozen_blocks() == 2
+    feats = ft.precompute(clf, data)
+    assert feats.start_block == 2 and [x.size(0) for x in feats.x] == [len(i) for i in data.ids]
+    torch.testing.assert_close(ft.classifier_logits(clf, feats), ft.classifier_logits(clf, data), atol=1e-5, rtol=1e-5)
+    # training from the features equals training from the tokens, step by step
+    twin = ft.GPTClassifier(tiny_gpt(seed=7, n_layer=3))
+    twin.load_state_dict(clf.state_dict())
+    ft.freeze(twin, 1)
+    cfg = ft.ClassifierConfig(epochs=2, batch_size=8, lr=1e-3, warmup_steps=1)
+    h1 = ft.train_classifier(clf, feats, cfg)
+    h2 = ft.train_classifier(twin, data, cfg)
+    assert h1 == pytest.approx(h2, rel=1e-4, abs=1e-5)
+    # features made before unfreezing more blocks are refused
+    ft.freeze(clf, 2)
+    with pytest.raises(ValueError, match="call precompute"):
+        ft.train_classifier(clf, feats, cfg)
+
+
+def test_max_steps_and_length_batches(tok):
+    gen = torch.Generator().manual_seed(0)
+    lengths = [5, 1, 9, 3, 7, 2, 8, 4, 6, 10]
+    bs = ft.length_batches(lengths, 3, gen, pool=2)
+    assert sorted(i for b in bs for i in b) == list(range(10))
+    assert all(len(b) <= 3 for b in bs)
+    data = ft.encode_messages(tok, [Message("ham", "hi there")] * 20, 16)
+    clf = ft.GPTClassifier(tiny_gpt())
+    ft.freeze(clf, 0)
+    assert len(ft.train_classifier(clf, data, ft.ClassifierConfig(epochs=3, batch_size=4, max_steps=7))) == 7
+
+
+def test_few_shot_prefix_cache_gives_the_same_scores_as_the_whole_prompt(tok):
+    gpt = tiny_gpt(seed=8, context=128)
+    shots = [Message("spam", "WIN cash"), Message("ham", "see you")]
+    texts = ["free prize", "ok", "call me later please"]
+    cached = ft.label_logprobs(gpt, tok, [ft.ZERO_SHOT_TEMPLATE.format(text=t) for t in texts], prefix=ft.few_shot_prefix(shots))
+    whole = ft.label_logprobs(gpt, tok, [ft.few_shot_prompt(shots, t) for t in texts])
+    torch.testing.assert_close(cached, whole, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ft.PromptTooLongError, match="fewer or shorter worked examples"):
+        ft.label_logprobs(gpt, tok, texts, prefix="x" * 127)
