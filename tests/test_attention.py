@@ -96,3 +96,52 @@ def test_cache_in_chunks_equals_one_pass(use_sdpa):
 def test_bad_head_count_is_a_clear_error():
     with pytest.raises(ValueError, match="not divisible"):
         CausalSelfAttention(d_model=30, n_head=4)
+
+
+# --- the attention widget's plain functions (chapter 05) ------------------------------------------
+
+
+def _tiny_model_and_tokenizer():
+    from gptbook.model import GPT, GPTConfig
+    from gptbook.tokenizers import CharTokenizer
+
+    tok = CharTokenizer.from_text("abcdefgh ijklmnop")
+    torch.manual_seed(6)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, context=8, n_layer=2, n_head=3, d_model=24)).eval()
+    return model, tok
+
+
+def test_attention_view_matches_the_model_and_crops_long_text():
+    from gptbook.widgets.attention import attention_view
+
+    model, tok = _tiny_model_and_tokenizer()
+    view = attention_view(model, tok, "abc def", layer=1, head=2)
+    expected = model.attention_weights(torch.tensor([tok.encode("abc def")]))[1, 0, 2]
+    assert view.tokens == ["a", "b", "c", "·", "d", "e", "f"]
+    assert torch.allclose(torch.from_numpy(view.weights), expected)
+    assert abs(view.weights.sum(1) - 1).max() < 1e-5
+    assert "layer 1, head 2: 7 tokens" in view.summary()
+    long = attention_view(model, tok, "abcdefghijklmnop", max_tokens=100)  # context is 8
+    assert long.tokens == list("ijklmnop")
+
+
+def test_attention_widget_refuses_bad_input_with_a_message():
+    from gptbook.widgets.attention import AttentionInputError, attention_view, attention_widget
+
+    model, tok = _tiny_model_and_tokenizer()
+    with pytest.raises(AttentionInputError, match="empty"):
+        attention_view(model, tok, "   ")
+    with pytest.raises(AttentionInputError, match="layer must be an integer from 0 to 1"):
+        attention_view(model, tok, "abc", layer=2)
+    with pytest.raises(AttentionInputError, match="head must be an integer from 0 to 2"):
+        attention_view(model, tok, "abc", head=-1)
+    with pytest.raises(AttentionInputError, match="cannot encode"):
+        attention_view(model, tok, "xyz")  # characters the tokenizer does not know
+    ui = attention_widget(model, tok, "abc")
+    box, layer, head, out, chart = ui.children
+    assert "gptbook-attention-summary" in out.value and chart.value
+    box.value = "zzz"
+    assert "Cannot show" in out.value and "cannot encode" in out.value
+    box.value = "bad"
+    head.value = 2
+    assert "layer 0, head 2: 3 tokens" in out.value

@@ -1,0 +1,186 @@
+"""Attention heatmaps with layer and head sliders (chapter 05).
+
+:func:`attention_view` is the plain function: it encodes a text, runs the model once, and returns
+the tokens and the attention weights of one layer and head. Row ``i`` of the ``T x T`` matrix says
+how much token ``i`` looks at each token ``j <= i``; every row sums to 1. :func:`attention_figure`
+draws it as a heatmap, and :func:`attention_widget` is the ipywidgets layer: a text box, a layer
+slider, a head slider, the heatmap and a one-line summary.
+
+Bad input (an empty text, a layer or head that does not exist, text the tokenizer refuses) is
+refused with :class:`AttentionInputError`; the widget shows its message instead of a heatmap. Long
+texts are cut to their last ``max_tokens`` tokens so the heatmap stays readable.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class AttentionInputError(ValueError):
+    """Input the attention view cannot show: empty text, a missing layer or head, unencodable text."""
+
+
+def _label(tokenizer: Any, token_id: int) -> str:
+    """A token as a reader can see it: spaces as ``·``, newlines as ``↵``."""
+    text = tokenizer.decode([token_id])
+    return text.replace(" ", "·").replace("\n", "↵").replace("\t", "→") or "∅"
+
+
+@dataclass(frozen=True)
+class AttentionView:
+    """One head's attention over a text: ``weights[i, j]`` is how much token ``i`` looks at token ``j``."""
+
+    text: str
+    layer: int
+    head: int
+    ids: list[int]
+    tokens: list[str]
+    weights: np.ndarray  # (T, T), rows sum to 1, zero above the diagonal
+
+    def summary(self) -> str:
+        """Where the last token looks most, and how much of each row stays on the token itself."""
+        last = self.weights[-1]
+        j = int(last.argmax())
+        diag = float(np.diag(self.weights).mean())
+        return (
+            f"layer {self.layer}, head {self.head}: {len(self.tokens)} tokens. The last token "
+            f"{self.tokens[-1]!r} looks most at token {j} {self.tokens[j]!r} ({last[j]:.0%}); "
+            f"on average a token gives {diag:.0%} of its attention to itself."
+        )
+
+
+def encode_text(model: Any, tokenizer: Any, text: str, max_tokens: int = 48) -> list[int]:
+    """Token ids of ``text`` (its last ``max_tokens`` and at most the model's context), or a clear error."""
+    if not isinstance(text, str) or not text.strip():
+        raise AttentionInputError("The text is empty. Type a sentence to see how its tokens attend to each other.")
+    try:
+        ids = tokenizer.encode(text)
+    except ValueError as e:
+        raise AttentionInputError(f"The tokenizer cannot encode this text: {e}") from e
+    if not ids:
+        raise AttentionInputError("The text encodes to no tokens. Type a few words.")
+    if max(ids) >= model.config.vocab_size:
+        raise AttentionInputError(
+            f"The text has token id {max(ids)}, but the model knows only {model.config.vocab_size} tokens: "
+            "use the tokenizer that belongs to this model."
+        )
+    return ids[-min(max_tokens, model.config.context):]
+
+
+@torch.no_grad()
+def all_attention(model: Any, ids: list[int]) -> np.ndarray:
+    """Every layer's and head's weights for one sequence: shape ``(n_layer, n_head, T, T)``."""
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        maps = model.attention_weights(torch.tensor([ids], device=dev))
+    finally:
+        model.train(was_training)
+    return maps[:, 0].float().cpu().numpy()
+
+
+def _check_layer_head(model: Any, layer: int, head: int) -> None:
+    n_layer, n_head = model.config.n_layer, model.config.n_head
+    if not isinstance(layer, (int, np.integer)) or not 0 <= layer < n_layer:
+        raise AttentionInputError(f"layer must be an integer from 0 to {n_layer - 1} (the model has {n_layer}), got {layer!r}.")
+    if not isinstance(head, (int, np.integer)) or not 0 <= head < n_head:
+        raise AttentionInputError(f"head must be an integer from 0 to {n_head - 1} (each layer has {n_head}), got {head!r}.")
+
+
+def attention_view(
+    model: Any, tokenizer: Any, text: str, layer: int = 0, head: int = 0, max_tokens: int = 48
+) -> AttentionView:
+    """The attention weights of ``layer``/``head`` over the tokens of ``text``."""
+    _check_layer_head(model, layer, head)
+    ids = encode_text(model, tokenizer, text, max_tokens)
+    maps = all_attention(model, ids)
+    return AttentionView(text, int(layer), int(head), ids, [_label(tokenizer, i) for i in ids], maps[layer, head])
+
+
+def attention_figure(view: AttentionView, ax: Any = None) -> Any:
+    """A heatmap of ``view``: rows are the tokens that look, columns the tokens looked at."""
+    import matplotlib.pyplot as plt
+
+    T = len(view.tokens)
+    if ax is None:
+        side = min(9.0, 2.5 + 0.22 * T)
+        fig, ax = plt.subplots(figsize=(side, side))
+    else:
+        fig = ax.figure
+    masked = np.ma.masked_where(np.triu(np.ones((T, T), dtype=bool), k=1), view.weights)
+    im = ax.imshow(masked, cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(T), view.tokens, rotation=90, fontsize=8, fontfamily="monospace")
+    ax.set_yticks(range(T), view.tokens, fontsize=8, fontfamily="monospace")
+    ax.set_xlabel("looked at (key)")
+    ax.set_ylabel("looking (query)")
+    ax.set_title(f"layer {view.layer}, head {view.head}", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
+    fig.tight_layout()
+    return fig
+
+
+def _png(fig: Any) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def error_html(message: str) -> str:
+    """A refused input, as the widget shows it."""
+    return f'<p class="gptbook-attention-error" style="color:#b00020"><b>Cannot show:</b> {html.escape(message)}</p>'
+
+
+def attention_widget(model: Any, tokenizer: Any, text: str, layer: int = 0, head: int = 0, max_tokens: int = 48) -> Any:
+    """A text box and layer/head sliders over the attention heatmap. Returns the widget.
+
+    The model runs once per text; moving a slider only picks another slice of the stored weights.
+    """
+    import ipywidgets as w
+
+    box = w.Text(value=text, description="Text", continuous_update=False, layout=w.Layout(width="95%"))
+    layer_slider = w.IntSlider(value=layer, min=0, max=model.config.n_layer - 1, description="Layer",
+                               continuous_update=False)
+    head_slider = w.IntSlider(value=head, min=0, max=model.config.n_head - 1, description="Head",
+                              continuous_update=False)
+    chart = w.Image(format="png")
+    out = w.HTML()
+    box.add_class("gptbook-attention-text")
+    layer_slider.add_class("gptbook-attention-layer")
+    head_slider.add_class("gptbook-attention-head")
+    chart.add_class("gptbook-attention-chart")
+    out.add_class("gptbook-attention-output")
+    state: dict[str, Any] = {}  # the text last run, its ids and weights
+
+    def update(_: Any = None) -> None:
+        try:
+            if state.get("text") != box.value:
+                ids = encode_text(model, tokenizer, box.value, max_tokens)
+                state.update(text=box.value, ids=ids, maps=all_attention(model, ids))
+            ids, maps = state["ids"], state["maps"]
+            view = AttentionView(box.value, layer_slider.value, head_slider.value, ids,
+                                 [_label(tokenizer, i) for i in ids], maps[layer_slider.value, head_slider.value])
+        except ValueError as e:
+            state.clear()
+            out.value = error_html(str(e))
+            chart.layout.display = "none"
+            return
+        chart.value = _png(attention_figure(view))
+        chart.layout.display = None
+        out.value = f'<p class="gptbook-attention-summary">{html.escape(view.summary())}</p>'
+
+    for control in (box, layer_slider, head_slider):
+        control.observe(update, names="value")
+    update()
+    ui = w.VBox([box, layer_slider, head_slider, out, chart])
+    ui.add_class("gptbook-attention")
+    return ui
