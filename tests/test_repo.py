@@ -116,7 +116,7 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make book" in readme
-    assert re.search(r"^\s*(exec\s+)?make test\b", ci, re.M), ".ci/run must call the README's test command"
+    assert re.search(r"^\s*(exec\s+|time\s+)?make test\b", ci, re.M), ".ci/run must call the README's test command"
 
 
 def test_readme_lists_every_chapter():
