@@ -147,7 +147,9 @@ class JupyterLab:
                 self.api("DELETE", f"/api/sessions/{session['id']}")
 
     def page_url(self, notebook: str) -> str:
-        return f"{self.url}/lab/tree/{notebook}?token={self.token}"
+        """The notebook alone in a fresh workspace of its own (no tabs restored from earlier pages)."""
+        workspace = re.sub(r"\W", "-", Path(notebook).stem)
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={self.token}"
 
 
 def write_lab_settings(settings_dir: Path) -> None:
@@ -345,7 +347,11 @@ class Notebook:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         widget.scroll_into_view_if_needed()
-        self.page.wait_for_timeout(300)  # let the output area finish painting
+        widget.evaluate(  # wait until every picture in the widget is decoded and can be painted
+            "el => Promise.all([el, ...el.querySelectorAll('img')].filter(i => i.tagName === 'IMG')"
+            ".map(i => i.decode().catch(() => null)))"
+        )
+        self.page.wait_for_timeout(500)  # let the output area finish painting
         self.page.screenshot(path=str(path))
         return path
 

@@ -69,20 +69,22 @@ def shout(text: str, times: int) -> str:
     return (text.upper() + "!") * times
 
 
-def write_scratch(root: Path, name: str) -> str:
+def write_notebook(root: Path, name: str, code_cells: list[str]) -> str:
+    """Write a small notebook into the server's folder; returns its name."""
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3 (ipykernel)",
         "language": "python",
     }
-    notebook.cells = [nbformat.v4.new_markdown_cell("# scratch"), nbformat.v4.new_code_cell(SCRATCH.strip())]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# scratch")]
+    notebook.cells += [nbformat.v4.new_code_cell(code.strip()) for code in code_cells]
     nbformat.write(notebook, root / name)
     return name
 
 
 def test_harness_drives_text_slider_and_button(jupyterlab, open_notebook):
-    nb = open_notebook(write_scratch(jupyterlab.root, "scratch_widgets.ipynb"))
+    nb = open_notebook(write_notebook(jupyterlab.root, "scratch_widgets.ipynb", [SCRATCH]))
     nb.run_all(timeout_s=180)
     nb.assert_widgets_rendered()
     box = nb.widget("gptbook-scratch")
@@ -110,7 +112,7 @@ def test_harness_drives_text_slider_and_button(jupyterlab, open_notebook):
 def test_harness_fails_when_the_widget_manager_is_missing(jupyterlab, open_notebook):
     """Block the ipywidgets JupyterLab extension: widgets fall back to text, and the check must fail."""
     nb = open_notebook(
-        write_scratch(jupyterlab.root, "scratch_no_manager.ipynb"),
+        write_notebook(jupyterlab.root, "scratch_no_manager.ipynb", [SCRATCH]),
         block_urls="**/lab/extensions/@jupyter-widgets/jupyterlab-manager/**",
     )
     nb.run_all(timeout_s=180)
@@ -208,3 +210,124 @@ def test_token_inspector(open_notebook, chapter):
     expect(out.locator(".gptbook-token")).to_have_count(0)
     nb.screenshot(inspector, "01_tokens_inspector_characters_error")
     nb.assert_no_page_errors()
+
+
+# --- the temperature slider (chapter 07) and the generator (chapter 00) ------------------------------
+
+
+def image_source(image) -> str:
+    return image.get_attribute("src") or ""
+
+
+def check_temperature_widget(nb, model, tokenizer, unseen_text: str | None, shot: str) -> None:
+    """Move the temperature with the arrow keys and by dragging, type a prompt, type a bad prompt.
+
+    After each move the summary line is what next_token_view computes for the prompt and the
+    temperature now shown, and the bar chart is a new picture; a bad prompt shows the message."""
+    from gptbook.widgets.temperature import error_html, next_token_view, training_alphabet
+
+    alphabet = training_alphabet() if unseen_text else None
+    ui = nb.widget("gptbook-temperature")
+    slider = ui.locator(".gptbook-temperature-slider")
+    readout, summary = slider.locator(".widget-readout"), ui.locator(".gptbook-temperature-summary")
+    chart, prompt_box = (
+        ui.locator(".gptbook-temperature-chart"),
+        ui.locator(".gptbook-temperature-prompt textarea"),
+    )
+    expect(summary).to_be_visible()
+    top = int(re.search(r"the (\d+) bars", summary.inner_text())[1])
+
+    shown = [""]  # the chart's picture (a blob: URL) for the last state checked
+
+    def expect_view(prompt: str) -> None:
+        """The summary is the callback's for what the controls show now, and the chart is a new picture."""
+        view = next_token_view(model, tokenizer, prompt, float(readout.inner_text()), top, alphabet)
+        expect(summary).to_have_text(view.summary())
+        expect(chart).to_be_visible()
+        expect(chart).not_to_have_attribute("src", shown[0])
+        nb.page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=chart.element_handle())
+        shown[0] = image_source(chart)
+
+    prompt = prompt_box.input_value()
+    expect_view(prompt)
+    start = readout.inner_text()
+    nb.press_keys(slider.locator(".noUi-handle"), "ArrowRight", 4)
+    expect(readout).not_to_have_text(start)
+    expect_view(prompt)
+
+    nb.drag_slider(slider, -0.2)  # all the way left: T = 0, greedy
+    expect(readout).to_have_text("0.00")
+    expect_view(prompt)
+    expect(summary).to_contain_text("hold 100.0% of the probability")  # one token takes it all
+    expect(summary).to_contain_text("like choosing among 1.0 tokens")
+
+    nb.press_keys(slider.locator(".noUi-handle"), "ArrowRight", 10)
+    new_prompt = "JULIET:\nO Romeo"
+    nb.type_into(prompt_box, new_prompt)
+    nb.page.keyboard.press("Tab")  # the prompt box updates when it loses focus
+    expect_view(new_prompt)
+    nb.screenshot(ui, f"{shot}_temperature")
+
+    nb.type_into(prompt_box, unseen_text or "   ")
+    nb.page.keyboard.press("Tab")
+    try:
+        next_token_view(model, tokenizer, unseen_text or "   ", 1.0, top, alphabet)
+        raise AssertionError("expected the bad prompt to be refused")
+    except ValueError as error:
+        expect(ui.locator(".gptbook-temperature-error")).to_have_text(html_text(error_html(str(error))))
+    expect(chart).to_be_hidden()
+    nb.screenshot(ui, f"{shot}_temperature_refused")
+
+
+def check_generate_widget(nb, model, tokenizer, unseen_text: str | None, shot: str) -> None:
+    """Type a prompt, move temperature and length with keys and mouse, change the seed: each time the
+    text shown is what generate_text computes with the values now shown."""
+    from gptbook.widgets.generate import error_html, generate_text, generation_html
+    from gptbook.widgets.temperature import training_alphabet
+
+    alphabet = training_alphabet() if unseen_text else None
+    ui = nb.widget("gptbook-generate")
+    prompt_box = ui.locator(".gptbook-generate-prompt textarea")
+    temp, length = ui.locator(".gptbook-generate-temperature"), ui.locator(".gptbook-generate-length")
+    seed = ui.locator(".gptbook-generate-seed input")
+    out = ui.locator(".gptbook-generate-output")
+
+    def expect_text() -> None:
+        g = generate_text(
+            model,
+            tokenizer,
+            prompt_box.input_value(),
+            float(temp.locator(".widget-readout").inner_text()),
+            int(length.locator(".widget-readout").inner_text()),
+            int(seed.input_value()),
+            alphabet=alphabet,
+        )
+        expect(out.locator(".gptbook-generate-summary")).to_have_text(
+            html_text(re.search(r'<p class="gptbook-generate-summary".*?</p>', generation_html(g))[0])
+        )
+        expect(out.locator(".gptbook-generate-text")).to_have_text(g.prompt + g.continuation)
+
+    expect(out.locator(".gptbook-generate-text")).to_be_visible()
+    expect_text()
+    nb.type_into(prompt_box, "KING HENRY:\n")
+    nb.page.keyboard.press("Tab")
+    expect(out.locator(".gptbook-generate-text b")).to_have_text("KING HENRY:\n")
+    expect_text()
+    nb.press_keys(length.locator(".noUi-handle"), "ArrowLeft", 5)
+    expect_text()
+    nb.drag_slider(temp, 0.75)  # three quarters of the track: about 1.5
+    expect(temp.locator(".widget-readout")).not_to_have_text("0.80")
+    expect_text()
+    nb.type_into(seed, "7", enter=True)
+    expect(out.locator(".gptbook-generate-summary")).to_contain_text("seed 7")
+    expect_text()
+    nb.screenshot(ui, f"{shot}_generate")
+
+    nb.type_into(prompt_box, unseen_text or "  ")
+    nb.page.keyboard.press("Tab")
+    try:
+        generate_text(model, tokenizer, unseen_text or "  ", alphabet=alphabet)
+        raise AssertionError("expected the bad prompt to be refused")
+    except ValueError as error:
+        expect(ui.locator(".gptbook-generate-error")).to_have_text(html_text(error_html(str(error))))
+    nb.screenshot(ui, f"{shot}_generate_refused")
