@@ -343,7 +343,7 @@ class Notebook:
         return locator
 
     def screenshot(self, widget: Any, name: str) -> Path:
-        """A screenshot of the page with the widget in view, under test-artifacts/browser/."""
+        """Screenshots under test-artifacts/browser/: the page with the widget in view, and the widget alone."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         widget.scroll_into_view_if_needed()
@@ -352,7 +352,17 @@ class Notebook:
             ".map(i => i.decode().catch(() => null)))"
         )
         self.page.wait_for_timeout(500)  # let the output area finish painting
-        self.page.screenshot(path=str(path))
+        self.page.screenshot(path=str(path))  # the reader's view: JupyterLab with the widget in it
+        # the whole widget: make the window tall enough to hold it (JupyterLab clips to its panel)
+        size = self.page.viewport_size
+        height = widget.bounding_box()["height"]
+        self.page.set_viewport_size(
+            {"width": size["width"], "height": int(min(5000, max(size["height"], height + 300)))}
+        )
+        widget.scroll_into_view_if_needed()
+        self.page.wait_for_timeout(500)
+        widget.screenshot(path=str(path.with_name(f"{name}_widget.png")))
+        self.page.set_viewport_size(size)
         return path
 
     # --- operating controls as a reader does: keyboard and mouse ---

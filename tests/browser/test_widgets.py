@@ -331,3 +331,60 @@ def check_generate_widget(nb, model, tokenizer, unseen_text: str | None, shot: s
     except ValueError as error:
         expect(ui.locator(".gptbook-generate-error")).to_have_text(html_text(error_html(str(error))))
     nb.screenshot(ui, f"{shot}_generate_refused")
+
+
+# --- the attention heatmap (chapter 05) ---------------------------------------------------------------
+
+
+def check_attention_widget(nb, model, tokenizer, max_tokens: int, shot: str) -> None:
+    """Move the layer and head sliders (keys and mouse), type a new text, type an empty one: the summary
+    is what attention_view computes for the values shown, and the heatmap is a new picture each time."""
+    from gptbook.widgets.attention import attention_view, error_html
+
+    ui = nb.widget("gptbook-attention")
+    text_box = ui.locator(".gptbook-attention-text input")
+    layer, head = ui.locator(".gptbook-attention-layer"), ui.locator(".gptbook-attention-head")
+    summary, chart = ui.locator(".gptbook-attention-summary"), ui.locator(".gptbook-attention-chart")
+    shown = [""]
+
+    def expect_view() -> None:
+        view = attention_view(
+            model,
+            tokenizer,
+            text_box.input_value(),
+            int(layer.locator(".widget-readout").inner_text()),
+            int(head.locator(".widget-readout").inner_text()),
+            max_tokens,
+        )
+        expect(summary).to_have_text(view.summary())
+        expect(chart).to_be_visible()
+        expect(chart).not_to_have_attribute("src", shown[0])
+        nb.page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=chart.element_handle())
+        shown[0] = image_source(chart)
+
+    expect(summary).to_be_visible()
+    expect_view()
+    n_layer, n_head = model.config.n_layer, model.config.n_head
+    nb.press_keys(layer.locator(".noUi-handle"), "ArrowRight")
+    expect(layer.locator(".widget-readout")).to_have_text(str(min(1, n_layer - 1)))
+    if n_layer > 1:
+        expect_view()
+    nb.drag_slider(head, 1.2)  # all the way right: the last head
+    expect(head.locator(".widget-readout")).to_have_text(str(n_head - 1))
+    expect_view()
+    nb.drag_slider(layer, 1.2)
+    expect(layer.locator(".widget-readout")).to_have_text(str(n_layer - 1))
+    if n_layer > 2:
+        expect_view()
+    nb.type_into(text_box, "The cat sat on the mat because it was tired.", enter=True)
+    expect(summary).to_contain_text("'.'")  # the last token is now the full stop
+    expect_view()
+    nb.screenshot(ui, f"{shot}_attention")
+
+    nb.type_into(text_box, "   ", enter=True)
+    try:
+        attention_view(model, tokenizer, "   ", 0, 0, max_tokens)
+        raise AssertionError("expected an empty text to be refused")
+    except ValueError as error:
+        expect(ui.locator(".gptbook-attention-error")).to_have_text(html_text(error_html(str(error))))
+    expect(chart).to_be_hidden()
