@@ -202,20 +202,45 @@ class GPTClassifier(nn.Module):
         return self.head(last_real(h, lengths))
 
     def frozen_blocks(self) -> int:
-        """How many blocks at the bottom (with the embeddings) have no trainable parameter.
+        """How many bottom blocks (with the embeddings) have no trainable parameter (:func:`frozen_blocks`)."""
+        return frozen_blocks(self.gpt)
 
-        Their output never changes during training, so it can be computed once (:func:`precompute`).
-        """
-        if any(p.requires_grad for p in self.gpt.transformer.wte.parameters()) or any(
-            p.requires_grad for p in self.gpt.transformer.wpe.parameters()
-        ):
-            return 0
-        n = 0
-        for block in self.gpt.transformer.h:
-            if any(p.requires_grad for p in block.parameters()):
-                break
-            n += 1
-        return n
+
+def frozen_blocks(gpt: GPT) -> int:
+    """How many blocks at the bottom of ``gpt`` (with the embeddings) have no trainable parameter.
+
+    Their output never changes during training, so it can be computed once (:func:`precompute`).
+    """
+    t = gpt.transformer
+    if any(p.requires_grad for p in [*t.wte.parameters(), *t.wpe.parameters()]):
+        return 0
+    n = 0
+    for block in t.h:
+        if any(p.requires_grad for p in block.parameters()):
+            break
+        n += 1
+    return n
+
+
+def freeze_gpt(gpt: GPT, trainable_blocks: int | None) -> int:
+    """Let only the final layer norm and the last ``trainable_blocks`` blocks of ``gpt`` learn
+    (``None``: everything). Returns the number of trainable parameters.
+
+    The embeddings stay frozen when ``trainable_blocks`` is a number; so does the unembedding
+    ``lm_head``, which shares its weights with the token embedding.
+    """
+    n_layer = gpt.config.n_layer
+    if trainable_blocks is not None and not (
+        isinstance(trainable_blocks, int) and not isinstance(trainable_blocks, bool) and 0 <= trainable_blocks <= n_layer
+    ):
+        raise ValueError(f"trainable_blocks must be None (all) or an integer in 0..{n_layer}, got {trainable_blocks!r}.")
+    for p in gpt.parameters():
+        p.requires_grad = trainable_blocks is None
+    if trainable_blocks is not None:
+        for module in [gpt.transformer.ln_f, *list(gpt.transformer.h)[n_layer - trainable_blocks :]]:
+            for p in module.parameters():
+                p.requires_grad = True
+    return sum(p.numel() for p in gpt.parameters() if p.requires_grad)
 
 
 def freeze(clf: GPTClassifier, trainable_blocks: int | None) -> int:
@@ -225,16 +250,9 @@ def freeze(clf: GPTClassifier, trainable_blocks: int | None) -> int:
     last ``k`` blocks; the embeddings and the other blocks keep their pretrained values. ``k == 0``
     trains the head alone on frozen features (a *linear probe*).
     """
-    n_layer = clf.gpt.config.n_layer
-    if trainable_blocks is not None and not (isinstance(trainable_blocks, int) and 0 <= trainable_blocks <= n_layer):
-        raise ValueError(f"trainable_blocks must be None (all) or an integer in 0..{n_layer}, got {trainable_blocks!r}.")
-    for p in clf.parameters():
-        p.requires_grad = trainable_blocks is None
-    if trainable_blocks is not None:
-        learn = [clf.head, clf.gpt.transformer.ln_f, *list(clf.gpt.transformer.h)[n_layer - trainable_blocks :]]
-        for module in learn:
-            for p in module.parameters():
-                p.requires_grad = True
+    freeze_gpt(clf.gpt, trainable_blocks)
+    for p in clf.head.parameters():
+        p.requires_grad = True
     return sum(p.numel() for p in clf.parameters() if p.requires_grad)
 
 
@@ -604,7 +622,27 @@ class InstructionConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 20
     grad_clip: float = 1.0
+    trainable_blocks: int | None = None
     seed: int = 0
+
+
+@torch.no_grad()
+def precompute_rows(gpt: GPT, rows: Sequence[tuple[Sequence[int], Sequence[int]]], start: int, batch_size: int = 32,
+                    pad_id: int = 0) -> list[Tensor]:
+    """The residual stream of each row's inputs as it enters block ``start`` (one ``(T_i, d)`` each)."""
+    was = gpt.training
+    gpt.eval()
+    dev = next(gpt.parameters()).device
+    out: list[Tensor | None] = [None] * len(rows)
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
+    for s in range(0, len(order), batch_size):
+        b = order[s : s + batch_size]
+        idx, lengths = pad_batch([rows[i][0] for i in b], pad_id)
+        x = run_blocks(gpt, embed(gpt, idx.to(dev)), 0, start).cpu()
+        for r, i in enumerate(b):
+            out[i] = x[r, : lengths[r]].clone()
+    gpt.train(was)
+    return out
 
 
 def train_instructions(
@@ -618,10 +656,18 @@ def train_instructions(
 
     ``cfg.epochs`` may be fractional (1.5 = one pass and half of a second). Batches group rows of
     similar length (:func:`length_batches`), shuffled with ``cfg.seed``.
+
+    ``cfg.trainable_blocks = k`` trains only the last ``k`` blocks and the final layer norm
+    (:func:`freeze_gpt`); the frozen bottom then runs once over every row (:func:`precompute_rows`)
+    instead of once per step. Afterwards every parameter is trainable again.
     """
     if not rows:
         raise ValueError("No training rows: encode some examples with encode_instruction first.")
-    opt = torch.optim.AdamW(gpt.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    freeze_gpt(gpt, cfg.trainable_blocks)
+    start = frozen_blocks(gpt)
+    feats = precompute_rows(gpt, rows, start, pad_id=pad_id) if start else None
+    params = [p for p in gpt.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     dev = next(gpt.parameters()).device
     n_steps = max(1, round(cfg.epochs * math.ceil(len(rows) / cfg.batch_size)))
@@ -637,12 +683,18 @@ def train_instructions(
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, n_steps, cfg.lr, cfg.warmup_steps)
         idx, targets = collate_instructions([rows[i] for i in b], pad_id)
-        _, loss = gpt(idx.to(dev), targets.to(dev))
+        if feats is None:
+            _, loss = gpt(idx.to(dev), targets.to(dev))
+        else:
+            x, _ = pad_features([feats[i] for i in b])
+            logits = gpt.lm_head(gpt.transformer.ln_f(run_blocks(gpt, x.to(dev), start)))
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.to(dev).flatten(), ignore_index=IGNORE)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(gpt.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         history.append(loss.item())
+    freeze_gpt(gpt, None)
     gpt.eval()
     return history
 

@@ -366,3 +366,41 @@ def test_few_shot_prefix_cache_gives_the_same_scores_as_the_whole_prompt(tok):
     torch.testing.assert_close(cached, whole, atol=1e-4, rtol=1e-4)
     with pytest.raises(ft.PromptTooLongError, match="fewer or shorter worked examples"):
         ft.label_logprobs(gpt, tok, texts, prefix="x" * 127)
+
+
+def test_instruction_training_of_the_top_blocks_equals_the_plain_loop_and_leaves_the_bottom_alone(tok):
+    exs = [Example("add", "Add these two numbers.", f"{a} + {b}", str(a + b)) for a in range(4) for b in range(3)]
+    rows = [ft.encode_instruction(tok, e, 128) for e in exs]
+    cfg = ft.InstructionConfig(epochs=2, batch_size=4, lr=1e-3, warmup_steps=2, trainable_blocks=1)
+    gpt, twin = tiny_gpt(seed=9), tiny_gpt(seed=9)
+    wte, block0 = gpt.transformer.wte.weight.clone(), gpt.transformer.h[0].mlp.c_fc.weight.clone()
+    top = gpt.transformer.h[1].mlp.c_fc.weight.clone()
+    hist = ft.train_instructions(gpt, rows, cfg)
+    assert torch.equal(gpt.transformer.wte.weight, wte) and torch.equal(gpt.transformer.h[0].mlp.c_fc.weight, block0)
+    assert not torch.equal(gpt.transformer.h[1].mlp.c_fc.weight, top)
+    assert all(p.requires_grad for p in gpt.parameters())  # unfrozen again afterwards
+
+    # the same steps written plainly: frozen bottom, full forward pass every step
+    ft.freeze_gpt(twin, 1)
+    params = [p for p in twin.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    plan = ft.length_batches([len(r[0]) for r in rows], cfg.batch_size, gen)
+    plan = (plan + ft.length_batches([len(r[0]) for r in rows], cfg.batch_size, gen))[: len(hist)]
+    twin.train()
+    want = []
+    for step, b in enumerate(plan):
+        for g in opt.param_groups:
+            g["lr"] = ft._lr_at(step, len(plan), cfg.lr, cfg.warmup_steps)
+        _, loss = twin(*ft.collate_instructions([rows[i] for i in b]))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        want.append(loss.item())
+    assert hist == pytest.approx(want, rel=1e-4, abs=1e-5)
+
+
+def test_freeze_gpt_refuses_a_bad_count():
+    with pytest.raises(ValueError, match="0..2"):
+        ft.freeze_gpt(tiny_gpt(), 3)
