@@ -1,0 +1,211 @@
+"""Bigram language models: guess the next character from the current one alone.
+
+There are two roads to the same model, and chapter 02 walks both:
+
+* **Counting.** Count how often each character follows each other character in the training text,
+  add a little smoothing, and divide each row by its sum. This is the maximum-likelihood answer.
+* **Learning.** Keep a table of ``vocab_size x vocab_size`` numbers (logits). The row of the current
+  character, pushed through softmax, is the guess for the next one. Gradient descent on the
+  cross-entropy loss moves the table towards the counting answer.
+
+Every model here maps a batch of windows of token ids ``x[B, context]`` to next-token logits
+``[B, vocab_size]``, so the same helpers (:func:`random_windows`, :func:`train_next_token`,
+:func:`evaluate`, :func:`sample`) serve the bigram (``context = 1``) and chapter 03's fixed-window
+model (:mod:`gptbook.window`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# --------------------------------------------------------------------------- counting
+
+
+def count_bigrams(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """``counts[i, j]`` = how many times token ``j`` directly follows token ``i`` in ``ids``."""
+    ids = torch.as_tensor(ids, dtype=torch.long).flatten()
+    if ids.numel() < 2:
+        raise ValueError(f"Counting bigrams needs at least 2 tokens, got {ids.numel()}.")
+    if int(ids.min()) < 0 or int(ids.max()) >= vocab_size:
+        raise ValueError(f"Token ids must lie in [0, {vocab_size}); got ids from {int(ids.min())} to {int(ids.max())}.")
+    pair = ids[:-1] * vocab_size + ids[1:]
+    return torch.bincount(pair, minlength=vocab_size * vocab_size).view(vocab_size, vocab_size)
+
+
+class CountingBigram(nn.Module):
+    """The counting (maximum-likelihood) bigram model with add-``smoothing`` (Laplace) smoothing.
+
+    ``probs[i, j] = (counts[i, j] + smoothing) / (row sum + smoothing * vocab_size)``. With
+    ``smoothing = 0`` a pair never seen in training gets probability 0, and one such pair in the
+    validation text makes the loss infinite. Called like a learned model, it returns the log
+    probabilities as logits, so :func:`evaluate` and :func:`sample` work on it unchanged.
+    """
+
+    def __init__(self, counts: torch.Tensor, smoothing: float = 1.0) -> None:
+        super().__init__()
+        if smoothing < 0:
+            raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+        counts = counts.to(torch.float64) + smoothing
+        probs = counts / counts.sum(dim=1, keepdim=True).clamp_min(1e-300)
+        self.smoothing = smoothing
+        self.register_buffer("probs", probs.to(torch.float32))
+        self.register_buffer("log_probs", probs.log().to(torch.float32))
+
+    @classmethod
+    def fit(cls, ids: torch.Tensor, vocab_size: int, smoothing: float = 1.0) -> CountingBigram:
+        """Count the bigrams of ``ids`` and build the model."""
+        return cls(count_bigrams(ids, vocab_size), smoothing)
+
+    @property
+    def context(self) -> int:
+        return 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Log probabilities of the next token after the last token of each window ``x[B, T]``."""
+        return self.log_probs[x[..., -1]]
+
+
+# --------------------------------------------------------------------------- learning
+
+
+class BigramLM(nn.Module):
+    """A learned bigram model: one row of logits per current token.
+
+    Mathematically this is ``one_hot(x) @ W`` (a one-layer neural net without bias); picking row
+    ``x`` of ``W`` gives exactly the same numbers without building the one-hot vectors.
+    """
+
+    def __init__(self, vocab_size: int) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.weight = nn.Parameter(torch.zeros(vocab_size, vocab_size))
+
+    @property
+    def context(self) -> int:
+        return 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, vocab_size]`` for the token after the last token of each window ``x[B, T]``."""
+        return self.weight[x[..., -1]]
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+def _check_context(ids: torch.Tensor, context: int) -> None:
+    if context < 1:
+        raise ValueError(f"The window size (context) must be at least 1, got {context}.")
+    if ids.numel() <= context:
+        raise ValueError(
+            f"The window size {context} is too large for a text of {ids.numel()} tokens: a window of {context} "
+            f"tokens plus the token to predict needs at least {context + 1} tokens. Use a longer text or a smaller window."
+        )
+
+
+def random_windows(
+    ids: torch.Tensor, context: int, batch_size: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` random training examples: windows ``x[B, context]`` and the token after each, ``y[B]``."""
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    _check_context(ids, context)
+    start = torch.randint(0, ids.numel() - context, (batch_size,), generator=generator)
+    x = ids[start.unsqueeze(1) + torch.arange(context)]
+    return x, ids[start + context]
+
+
+def train_next_token(
+    model: nn.Module,
+    ids: torch.Tensor,
+    steps: int,
+    batch_size: int = 256,
+    lr: float = 0.01,
+    final_lr_fraction: float = 0.05,
+    weight_decay: float = 0.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> list[float]:
+    """Train ``model`` (windows ``[B, model.context]`` -> logits) by minibatch gradient descent.
+
+    AdamW, with the learning rate decaying along a cosine from ``lr`` to ``lr * final_lr_fraction``
+    so the last steps settle instead of bouncing. Returns the training loss of every step.
+    """
+    device = torch.device(device) if device is not None else _device_of(model)
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    losses: list[float] = []
+    model.train()
+    for step in range(steps):
+        frac = step / max(1, steps - 1)
+        for group in opt.param_groups:
+            group["lr"] = lr * (final_lr_fraction + (1 - final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * frac)))
+        x, y = random_windows(ids, model.context, batch_size, generator)
+        loss = F.cross_entropy(model(x.to(device)), y.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, ids: torch.Tensor, chunk: int = 65536, first_target: int | None = None) -> float:
+    """Mean negative log-likelihood (nats per token) of every token of ``ids`` from ``first_target`` on
+    (default: the first one with a full window before it), each predicted from the ``model.context``
+    tokens before it."""
+    context = model.context
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    _check_context(ids, context)
+    first = context if first_target is None else first_target
+    if first < context:
+        raise ValueError(f"first_target must be >= the model's context {context}, got {first}")
+    device = _device_of(model)
+    was_training = model.training
+    model.eval()
+    total, n = 0.0, 0
+    for lo in range(first, ids.numel(), chunk):
+        targets = torch.arange(lo, min(lo + chunk, ids.numel()))
+        x = ids[targets.unsqueeze(1) - context + torch.arange(context)]
+        logits = model(x.to(device))
+        total += F.cross_entropy(logits.float(), ids[targets].to(device), reduction="sum").item()
+        n += targets.numel()
+    model.train(was_training)
+    return total / n
+
+
+@torch.no_grad()
+def sample(
+    model: nn.Module,
+    prompt: list[int],
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> list[int]:
+    """Extend ``prompt`` by ``max_new_tokens`` tokens, each drawn from the model's softmax over the
+    last ``model.context`` tokens. The prompt must be at least ``model.context`` tokens long."""
+    context = model.context
+    if len(prompt) < context:
+        raise ValueError(
+            f"The prompt has {len(prompt)} tokens but the model reads windows of {context}; "
+            f"give at least {context} tokens (pad on the left, for example with newlines)."
+        )
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    device = _device_of(model)
+    out = list(prompt)
+    model.eval()
+    for _ in range(max_new_tokens):
+        x = torch.tensor([out[-context:]], device=device)
+        probs = torch.softmax(model(x)[0].float().cpu() / temperature, dim=-1)
+        out.append(int(torch.multinomial(probs, 1, generator=generator)))
+    return out
