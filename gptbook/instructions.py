@@ -279,23 +279,26 @@ def uppercase_examples(words: Sequence[str], n: int, rng: random.Random, n_words
 # 4. The instruction set and its held-out part
 # ---------------------------------------------------------------------------------------------
 
-DEFAULT_SIZES = {"spam": 400, "speaker": 400, "play": 150, "reverse": 400, "add": 400, "uppercase": 400}
-"""How many examples each task gets (the QA task takes every short pair the corpus has)."""
+DEFAULT_SIZES = {"qa": None, "spam": 400, "speaker": 400, "play": 150, "reverse": 400, "add": 400, "uppercase": 400}
+"""How many examples each task gets; ``None`` for ``qa`` takes every short pair the corpus has."""
 
 
 def build_instruction_set(seed: int = 0, sizes: dict[str, int] | None = None, qa_max_chars: int = 160) -> list[Example]:
     """The book's instruction set: packaged data and generated tasks, shuffled with ``seed``.
 
-    ``sizes`` overrides :data:`DEFAULT_SIZES` per task (0 leaves a task out). Same seed, same set.
+    ``sizes`` overrides :data:`DEFAULT_SIZES` per task (0 leaves a task out; for ``qa`` a number
+    takes that many question -> answer pairs at random). Same seed, same set.
     """
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
     unknown = set(sizes) - set(DEFAULT_SIZES)
     if unknown:
-        raise ValueError(f"Unknown task(s) {sorted(unknown)}; the tasks are {sorted(DEFAULT_SIZES)} (and 'qa').")
+        raise ValueError(f"Unknown task(s) {sorted(unknown)}; the tasks are {sorted(DEFAULT_SIZES)}.")
     rng = random.Random(seed)
     words = shakespeare_words()
     speeches = shakespeare_speeches()
     examples = qa_examples(data.qa_pairs(), max_chars=qa_max_chars)
+    if sizes["qa"] is not None:
+        examples = rng.sample(examples, min(sizes["qa"], len(examples)))
     examples += spam_examples(data.sms_spam(), sizes["spam"], rng)
     examples += speaker_examples(speeches, sizes["speaker"], rng)
     examples += play_examples(speeches, sizes["play"], rng)

@@ -60,9 +60,9 @@ def test_instruction_set_is_big_varied_repeatable_and_correct(full_set):
 
 
 def test_sizes_can_be_changed_and_unknown_tasks_are_refused():
-    small = ins.build_instruction_set(sizes={"reverse": 5, "add": 0})
+    small = ins.build_instruction_set(sizes={"reverse": 5, "add": 0, "qa": 50})
     counts = collections.Counter(e.task for e in small)
-    assert counts["reverse"] == 5 and counts["add"] == 0
+    assert counts["reverse"] == 5 and counts["add"] == 0 and counts["qa"] == 50
     with pytest.raises(ValueError, match="Unknown task"):
         ins.build_instruction_set(sizes={"poetry": 3})
 
@@ -108,7 +108,7 @@ def test_spam_examples_are_balanced_and_short():
 
 def test_split_holds_out_each_task_and_never_leaks_a_prompt(full_set):
     train, test = ins.split_instruction_set(full_set, test_per_task=30)
-    assert collections.Counter(e.task for e in test) == {t: 30 for t in ins.DEFAULT_SIZES | {"qa": 0}}
+    assert collections.Counter(e.task for e in test) == {t: 30 for t in ins.DEFAULT_SIZES}
     train_prompts = {ins.example_prompt(e) for e in train}
     assert not any(ins.example_prompt(e) in train_prompts for e in test)
     # every example is used: the held-out prompts' extra answers are the only ones dropped
