@@ -122,6 +122,7 @@ class JupyterLab:
     root: Path
     process: subprocess.Popen
     log: Path
+    runtime: Path  # the kernels' connection files are here
 
     def api(self, method: str, path: str, body: dict | None = None) -> Any:
         """Call the Jupyter server REST API; returns the decoded JSON (or None)."""
@@ -188,7 +189,7 @@ def start_jupyterlab(base: Path) -> JupyterLab:
     ]  # fmt: skip
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    lab = JupyterLab(f"http://127.0.0.1:{port}", token, root, process, log)
+    lab = JupyterLab(f"http://127.0.0.1:{port}", token, root, process, log, dirs["runtime"])
     deadline = time.monotonic() + 120
     while True:
         if process.poll() is not None:
@@ -391,6 +392,41 @@ class Notebook:
         self.page.mouse.down()
         self.page.mouse.move(bar["x"] + fraction * bar["width"], y, steps=10)
         self.page.mouse.up()
+
+    def kernel_eval(self, expression: str, setup: str = "", timeout_s: float = 300) -> Any:
+        """Evaluate ``expression`` in this chapter's own kernel (after ``setup`` code); returns its value.
+
+        The widgets' plain functions are called here with the chapter's own model and tokenizer and
+        the values the controls show, to get what the widget must display. The value goes through JSON.
+        """
+        from jupyter_client import BlockingKernelClient
+
+        sessions = [s for s in self.lab.api("GET", "/api/sessions") if s.get("path") == self.name]
+        assert len(sessions) == 1, f"{self.name}: expected one kernel session, found {sessions}"
+        client = BlockingKernelClient()
+        client.load_connection_file(str(self.lab.runtime / f"kernel-{sessions[0]['kernel']['id']}.json"))
+        client.start_channels()
+        stdout: list[str] = []
+        errors: list[str] = []
+
+        def collect(message: dict) -> None:
+            content = message["content"]
+            if message["msg_type"] == "stream" and content["name"] == "stdout":
+                stdout.append(content["text"])
+            elif message["msg_type"] == "error":
+                errors.append("\n".join(content["traceback"]))
+
+        code = f"{setup}\nimport json as _gptbook_json\nprint(_gptbook_json.dumps({expression}))"
+        try:
+            reply = client.execute_interactive(
+                code, store_history=False, timeout=timeout_s, output_hook=collect
+            )
+        finally:
+            client.stop_channels()
+        assert reply["content"]["status"] == "ok", (
+            f"{self.name}: kernel could not evaluate {expression}: {errors}"
+        )
+        return json.loads("".join(stdout))
 
     def assert_no_page_errors(self) -> None:
         assert not self.errors, f"{self.name}: JavaScript errors on the page: {self.errors}"

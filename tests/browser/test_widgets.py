@@ -212,100 +212,113 @@ def test_token_inspector(open_notebook, chapter):
     nb.assert_no_page_errors()
 
 
-# --- the temperature slider (chapter 07) and the generator (chapter 00) ------------------------------
+# --- checkers for the widgets over a model ------------------------------------------------------------
+# The chapter's model lives in its kernel, so what a widget must show is computed there, by the widget's
+# plain function, with the chapter's own model and tokenizer (``model`` and ``tokenizer`` name them) and
+# the values the controls show in the browser.
+
+REFUSAL = '''
+def _refusal(function, *args, **kwargs):
+    """The widget's error message for input ``function`` refuses, or None when it accepts it."""
+    try:
+        function(*args, **kwargs)
+    except ValueError as error:
+        return error_html(str(error))
+    return None
+'''
 
 
 def image_source(image) -> str:
     return image.get_attribute("src") or ""
 
 
-def check_temperature_widget(nb, model, tokenizer, unseen_text: str | None, shot: str) -> None:
+def expect_new_picture(nb, chart, previous: list[str]) -> None:
+    """The chart is visible, decoded, and not the picture shown before (``previous[0]``, then updated)."""
+    expect(chart).to_be_visible()
+    expect(chart).not_to_have_attribute("src", previous[0])
+    nb.page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=chart.element_handle())
+    previous[0] = image_source(chart)
+
+
+def readout(slider) -> str:
+    return slider.locator(".widget-readout").inner_text()
+
+
+def check_temperature_widget(
+    nb, model: str, tokenizer: str, shot: str, alphabet: str = "training_alphabet()", bad_prompt: str = "Быть"
+) -> None:
     """Move the temperature with the arrow keys and by dragging, type a prompt, type a bad prompt.
 
-    After each move the summary line is what next_token_view computes for the prompt and the
-    temperature now shown, and the bar chart is a new picture; a bad prompt shows the message."""
-    from gptbook.widgets.temperature import error_html, next_token_view, training_alphabet
-
-    alphabet = training_alphabet() if unseen_text else None
+    After each move the summary line is what next_token_view computes for the prompt and temperature
+    now shown, and the bar chart is a new picture; a bad prompt shows the widget's message instead."""
+    setup = "from gptbook.widgets.temperature import error_html, next_token_view, training_alphabet" + REFUSAL
     ui = nb.widget("gptbook-temperature")
-    slider = ui.locator(".gptbook-temperature-slider")
-    readout, summary = slider.locator(".widget-readout"), ui.locator(".gptbook-temperature-summary")
+    slider, summary = ui.locator(".gptbook-temperature-slider"), ui.locator(".gptbook-temperature-summary")
     chart, prompt_box = (
         ui.locator(".gptbook-temperature-chart"),
         ui.locator(".gptbook-temperature-prompt textarea"),
     )
     expect(summary).to_be_visible()
     top = int(re.search(r"the (\d+) bars", summary.inner_text())[1])
-
-    shown = [""]  # the chart's picture (a blob: URL) for the last state checked
+    shown = [""]
 
     def expect_view(prompt: str) -> None:
-        """The summary is the callback's for what the controls show now, and the chart is a new picture."""
-        view = next_token_view(model, tokenizer, prompt, float(readout.inner_text()), top, alphabet)
-        expect(summary).to_have_text(view.summary())
-        expect(chart).to_be_visible()
-        expect(chart).not_to_have_attribute("src", shown[0])
-        nb.page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=chart.element_handle())
-        shown[0] = image_source(chart)
+        call = f"next_token_view({model}, {tokenizer}, {prompt!r}, {float(readout(slider))!r}, {top}, {alphabet})"
+        expect(summary).to_have_text(nb.kernel_eval(f"{call}.summary()", setup))
+        expect_new_picture(nb, chart, shown)
 
     prompt = prompt_box.input_value()
     expect_view(prompt)
-    start = readout.inner_text()
+    start = readout(slider)
     nb.press_keys(slider.locator(".noUi-handle"), "ArrowRight", 4)
-    expect(readout).not_to_have_text(start)
+    expect(slider.locator(".widget-readout")).not_to_have_text(start)
     expect_view(prompt)
 
     nb.drag_slider(slider, -0.2)  # all the way left: T = 0, greedy
-    expect(readout).to_have_text("0.00")
+    expect(slider.locator(".widget-readout")).to_have_text("0.00")
     expect_view(prompt)
     expect(summary).to_contain_text("hold 100.0% of the probability")  # one token takes it all
     expect(summary).to_contain_text("like choosing among 1.0 tokens")
 
     nb.press_keys(slider.locator(".noUi-handle"), "ArrowRight", 10)
-    new_prompt = "JULIET:\nO Romeo"
+    new_prompt = "JULIET:\nO Romeo, Romeo"
     nb.type_into(prompt_box, new_prompt)
     nb.page.keyboard.press("Tab")  # the prompt box updates when it loses focus
     expect_view(new_prompt)
     nb.screenshot(ui, f"{shot}_temperature")
 
-    nb.type_into(prompt_box, unseen_text or "   ")
+    nb.type_into(prompt_box, bad_prompt)
     nb.page.keyboard.press("Tab")
-    try:
-        next_token_view(model, tokenizer, unseen_text or "   ", 1.0, top, alphabet)
-        raise AssertionError("expected the bad prompt to be refused")
-    except ValueError as error:
-        expect(ui.locator(".gptbook-temperature-error")).to_have_text(html_text(error_html(str(error))))
+    refusal = nb.kernel_eval(
+        f"_refusal(next_token_view, {model}, {tokenizer}, {bad_prompt!r}, 1.0, {top}, {alphabet})", setup
+    )
+    assert refusal, f"next_token_view accepted {bad_prompt!r}; the test expected a refusal"
+    expect(ui.locator(".gptbook-temperature-error")).to_have_text(html_text(refusal))
     expect(chart).to_be_hidden()
     nb.screenshot(ui, f"{shot}_temperature_refused")
 
 
-def check_generate_widget(nb, model, tokenizer, unseen_text: str | None, shot: str) -> None:
+def check_generate_widget(
+    nb, model: str, tokenizer: str, shot: str, alphabet: str = "training_alphabet()", bad_prompt: str = "Быть"
+) -> None:
     """Type a prompt, move temperature and length with keys and mouse, change the seed: each time the
-    text shown is what generate_text computes with the values now shown."""
-    from gptbook.widgets.generate import error_html, generate_text, generation_html
-    from gptbook.widgets.temperature import training_alphabet
-
-    alphabet = training_alphabet() if unseen_text else None
+    text shown is what generate_text computes with the values now shown; a bad prompt is refused."""
+    setup = "from gptbook.widgets.generate import error_html, generate_text, generation_html\n"
+    setup += "from gptbook.widgets.temperature import training_alphabet" + REFUSAL
     ui = nb.widget("gptbook-generate")
     prompt_box = ui.locator(".gptbook-generate-prompt textarea")
     temp, length = ui.locator(".gptbook-generate-temperature"), ui.locator(".gptbook-generate-length")
-    seed = ui.locator(".gptbook-generate-seed input")
-    out = ui.locator(".gptbook-generate-output")
+    seed, out = ui.locator(".gptbook-generate-seed input"), ui.locator(".gptbook-generate-output")
 
     def expect_text() -> None:
-        g = generate_text(
-            model,
-            tokenizer,
-            prompt_box.input_value(),
-            float(temp.locator(".widget-readout").inner_text()),
-            int(length.locator(".widget-readout").inner_text()),
-            int(seed.input_value()),
-            alphabet=alphabet,
+        args = f"{prompt_box.input_value()!r}, {float(readout(temp))!r}, {int(readout(length))}, {int(seed.input_value())}"
+        text, shown_html = nb.kernel_eval(
+            f"(lambda g: [g.text, generation_html(g)])(generate_text({model}, {tokenizer}, {args}, alphabet={alphabet}))",
+            setup,
         )
-        expect(out.locator(".gptbook-generate-summary")).to_have_text(
-            html_text(re.search(r'<p class="gptbook-generate-summary".*?</p>', generation_html(g))[0])
-        )
-        expect(out.locator(".gptbook-generate-text")).to_have_text(g.prompt + g.continuation)
+        expect(out.locator(".gptbook-generate-text")).to_have_text(text)
+        summary = re.search(r'<p class="gptbook-generate-summary".*?</p>', shown_html)[0]
+        expect(out.locator(".gptbook-generate-summary")).to_have_text(html_text(summary))
 
     expect(out.locator(".gptbook-generate-text")).to_be_visible()
     expect_text()
@@ -313,78 +326,98 @@ def check_generate_widget(nb, model, tokenizer, unseen_text: str | None, shot: s
     nb.page.keyboard.press("Tab")
     expect(out.locator(".gptbook-generate-text b")).to_have_text("KING HENRY:\n")
     expect_text()
+    start = readout(length)
     nb.press_keys(length.locator(".noUi-handle"), "ArrowLeft", 5)
+    expect(length.locator(".widget-readout")).not_to_have_text(start)
     expect_text()
-    nb.drag_slider(temp, 0.75)  # three quarters of the track: about 1.5
-    expect(temp.locator(".widget-readout")).not_to_have_text("0.80")
+    start = readout(temp)
+    nb.drag_slider(temp, 0.75)  # three quarters along the track
+    expect(temp.locator(".widget-readout")).not_to_have_text(start)
     expect_text()
     nb.type_into(seed, "7", enter=True)
     expect(out.locator(".gptbook-generate-summary")).to_contain_text("seed 7")
     expect_text()
     nb.screenshot(ui, f"{shot}_generate")
 
-    nb.type_into(prompt_box, unseen_text or "  ")
+    nb.type_into(prompt_box, bad_prompt)
     nb.page.keyboard.press("Tab")
-    try:
-        generate_text(model, tokenizer, unseen_text or "  ", alphabet=alphabet)
-        raise AssertionError("expected the bad prompt to be refused")
-    except ValueError as error:
-        expect(ui.locator(".gptbook-generate-error")).to_have_text(html_text(error_html(str(error))))
+    refusal = nb.kernel_eval(
+        f"_refusal(generate_text, {model}, {tokenizer}, {bad_prompt!r}, alphabet={alphabet})", setup
+    )
+    assert refusal, f"generate_text accepted {bad_prompt!r}; the test expected a refusal"
+    expect(ui.locator(".gptbook-generate-error")).to_have_text(html_text(refusal))
     nb.screenshot(ui, f"{shot}_generate_refused")
 
 
-# --- the attention heatmap (chapter 05) ---------------------------------------------------------------
-
-
-def check_attention_widget(nb, model, tokenizer, max_tokens: int, shot: str) -> None:
+def check_attention_widget(nb, model: str, tokenizer: str, shot: str, max_tokens: int = 48) -> None:
     """Move the layer and head sliders (keys and mouse), type a new text, type an empty one: the summary
     is what attention_view computes for the values shown, and the heatmap is a new picture each time."""
-    from gptbook.widgets.attention import attention_view, error_html
-
+    setup = "from gptbook.widgets.attention import attention_view, error_html" + REFUSAL
     ui = nb.widget("gptbook-attention")
     text_box = ui.locator(".gptbook-attention-text input")
     layer, head = ui.locator(".gptbook-attention-layer"), ui.locator(".gptbook-attention-head")
     summary, chart = ui.locator(".gptbook-attention-summary"), ui.locator(".gptbook-attention-chart")
+    n_layer, n_head = nb.kernel_eval(f"[{model}.config.n_layer, {model}.config.n_head]")
     shown = [""]
 
     def expect_view() -> None:
-        view = attention_view(
-            model,
-            tokenizer,
-            text_box.input_value(),
-            int(layer.locator(".widget-readout").inner_text()),
-            int(head.locator(".widget-readout").inner_text()),
-            max_tokens,
+        args = f"{text_box.input_value()!r}, {int(readout(layer))}, {int(readout(head))}, {max_tokens}"
+        expect(summary).to_have_text(
+            nb.kernel_eval(f"attention_view({model}, {tokenizer}, {args}).summary()", setup)
         )
-        expect(summary).to_have_text(view.summary())
-        expect(chart).to_be_visible()
-        expect(chart).not_to_have_attribute("src", shown[0])
-        nb.page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=chart.element_handle())
-        shown[0] = image_source(chart)
+        expect_new_picture(nb, chart, shown)
 
     expect(summary).to_be_visible()
     expect_view()
-    n_layer, n_head = model.config.n_layer, model.config.n_head
-    nb.press_keys(layer.locator(".noUi-handle"), "ArrowRight")
-    expect(layer.locator(".widget-readout")).to_have_text(str(min(1, n_layer - 1)))
-    if n_layer > 1:
-        expect_view()
-    nb.drag_slider(head, 1.2)  # all the way right: the last head
-    expect(head.locator(".widget-readout")).to_have_text(str(n_head - 1))
+    start_layer, start_head = int(readout(layer)), int(readout(head))
+    nb.press_keys(layer.locator(".noUi-handle"), "ArrowRight" if start_layer < n_layer - 1 else "ArrowLeft")
+    expect(layer.locator(".widget-readout")).not_to_have_text(str(start_layer))
     expect_view()
-    nb.drag_slider(layer, 1.2)
-    expect(layer.locator(".widget-readout")).to_have_text(str(n_layer - 1))
-    if n_layer > 2:
-        expect_view()
-    nb.type_into(text_box, "The cat sat on the mat because it was tired.", enter=True)
-    expect(summary).to_contain_text("'.'")  # the last token is now the full stop
+    nb.drag_slider(head, 1.2 if start_head < n_head - 1 else -0.2)  # to the far end of the track
+    expect(head.locator(".widget-readout")).to_have_text(str(n_head - 1 if start_head < n_head - 1 else 0))
+    expect_view()
+    nb.type_into(text_box, "ROMEO: But soft, what light through yonder window breaks?", enter=True)
+    expect(summary).to_contain_text("'?'")  # the last token is now the question mark
     expect_view()
     nb.screenshot(ui, f"{shot}_attention")
 
     nb.type_into(text_box, "   ", enter=True)
-    try:
-        attention_view(model, tokenizer, "   ", 0, 0, max_tokens)
-        raise AssertionError("expected an empty text to be refused")
-    except ValueError as error:
-        expect(ui.locator(".gptbook-attention-error")).to_have_text(html_text(error_html(str(error))))
+    refusal = nb.kernel_eval(
+        f"_refusal(attention_view, {model}, {tokenizer}, '   ', 0, 0, {max_tokens})", setup
+    )
+    assert refusal, "attention_view accepted an empty text; the test expected a refusal"
+    expect(ui.locator(".gptbook-attention-error")).to_have_text(html_text(refusal))
     expect(chart).to_be_hidden()
+
+
+def check_chat_widget(nb, model: str, tokenizer: str, shot: str, max_new_tokens: int = 24) -> None:
+    """Type an instruction and an input and click Ask, then edit and press Enter: the answer shown is
+    what chat_reply computes; an empty instruction shows the widget's refusal."""
+    setup = "from gptbook.widgets.chat import chat_reply, reply_html"
+    ui = nb.widget("gptbook-chat")
+    instruction, given = (
+        ui.locator(".gptbook-chat-instruction input"),
+        ui.locator(".gptbook-chat-input input"),
+    )
+    out = ui.locator(".gptbook-chat-output")
+
+    def expect_reply() -> None:
+        args = f"{instruction.input_value()!r}, {given.input_value()!r}, {max_new_tokens}"
+        shown = nb.kernel_eval(f"reply_html(chat_reply({model}, {tokenizer}, {args}))", setup)
+        expect(out).to_have_text(html_text(shown))
+
+    expect(out).not_to_be_empty()
+    expect_reply()
+    nb.type_into(instruction, "Add these two numbers.")
+    nb.type_into(given, "12 + 30")
+    ui.get_by_role("button", name="Ask").click()
+    expect_reply()
+    nb.screenshot(ui, f"{shot}_chat")
+    nb.type_into(instruction, "What is the capital of France?")
+    nb.type_into(given, "", enter=True)
+    expect_reply()
+    nb.type_into(instruction, "", enter=True)
+    ui.get_by_role("button", name="Ask").click()
+    expect(out.locator(".gptbook-chat-error")).to_contain_text("The instruction is empty")
+    expect_reply()
+    nb.screenshot(ui, f"{shot}_chat_refused")
