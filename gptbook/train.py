@@ -1,0 +1,385 @@
+"""Pretraining: teach a model to predict the next token of a text.
+
+Read this module from top to bottom, like the chapter (notebook 08):
+
+1. :class:`TokenDataset` holds a text's token ids. Every window of ``context + 1`` consecutive ids
+   gives an input ``x`` (the first ``context`` ids) and its labels ``y`` (the same window shifted by
+   one): the labels come free from the text. :meth:`TokenDataset.batch` draws random windows with
+   a seeded generator, so a run can be repeated exactly.
+2. :class:`TrainConfig` holds the knobs of a run: batch size, context, learning rate and its
+   schedule, weight decay, gradient clipping, how often to evaluate, the seed and the device.
+3. :func:`make_optimizer` builds AdamW (Loshchilov and Hutter, 2019) with weight decay on the 2-D
+   weight matrices only (biases and layer-norm scales are not decayed), and :func:`learning_rate`
+   is the schedule: a linear warm-up, then a cosine decay to ``min_lr`` (Loshchilov and Hutter, 2017).
+4. :func:`estimate_loss` and :func:`evaluate` measure the loss in nats per token, the perplexity
+   ``exp(loss)`` and the bits per byte ``loss / ln 2 / (bytes per token)``. Bits per byte do not
+   depend on the tokenizer, so a character model and a BPE model can be compared.
+5. :func:`train` is the loop. It saves checkpoints (with the optimizer, the position in the
+   schedule and the state of the batch sampler's random generator) so that a run stopped and
+   resumed gives exactly the same losses as a run that never stopped (on the CPU, same seed).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from gptbook.checkpoint import load_checkpoint, save_checkpoint
+from gptbook.device import device as pick_device
+
+# ---------------------------------------------------------------------------------------------
+# 1. The data: random windows of a long list of token ids
+# ---------------------------------------------------------------------------------------------
+
+
+class DataTooShortError(ValueError):
+    """The token ids are too few for even one window of the requested context."""
+
+
+class TokenDataset:
+    """A text's token ids, cut into windows of ``context`` inputs and ``context`` labels.
+
+    Window ``i`` is ``x = ids[i : i + context]`` and ``y = ids[i + 1 : i + context + 1]``: at every
+    position the label is the token that comes next. There are ``len(ids) - context`` windows.
+    """
+
+    def __init__(self, ids: Sequence[int] | Tensor, context: int, name: str = "data"):
+        if not isinstance(context, int) or isinstance(context, bool) or context < 1:
+            raise ValueError(f"context must be a positive integer, got {context!r}.")
+        self.ids = torch.as_tensor(ids, dtype=torch.long).flatten()
+        self.context = context
+        if len(self.ids) < context + 1:
+            raise DataTooShortError(
+                f"The {name} has {len(self.ids)} tokens, but one window of context {context} needs "
+                f"{context + 1} (the inputs plus one label). Use a smaller context or more text."
+            )
+
+    def __len__(self) -> int:
+        return len(self.ids) - self.context
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"window {i} is out of range: there are {len(self)} windows.")
+        i = i % len(self)
+        window = self.ids[i : i + self.context + 1]
+        return window[:-1], window[1:]
+
+    def batch(
+        self, batch_size: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
+    ) -> tuple[Tensor, Tensor]:
+        """``batch_size`` windows starting at random places: inputs ``x`` and labels ``y``, each
+        ``(batch_size, context)``. Pass a seeded ``generator`` for repeatable batches."""
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        starts = torch.randint(len(self), (batch_size,), generator=generator)
+        offsets = torch.arange(self.context + 1)
+        windows = self.ids[starts[:, None] + offsets]  # (batch_size, context + 1)
+        x, y = windows[:, :-1], windows[:, 1:]
+        return x.to(device), y.to(device)
+
+
+def bytes_per_token(text: str, ids: Sequence[int] | Tensor) -> float:
+    """How many UTF-8 bytes of ``text`` one token covers on average (``ids`` is its encoding)."""
+    n = len(ids)
+    if n == 0:
+        raise ValueError("ids is empty: cannot measure bytes per token of an empty encoding.")
+    return len(text.encode("utf-8")) / n
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. The knobs of a training run
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run.
+
+    The learning rate rises linearly from 0 to ``lr`` over ``warmup_iters`` steps, then follows a
+    cosine down to ``min_lr`` at ``max_iters``. Every ``eval_interval`` steps (and at the end) the
+    loss is estimated on ``eval_iters`` batches of each split, and a checkpoint is written if the
+    run has a checkpoint path. ``device=None`` picks :func:`gptbook.device.device`.
+
+    ``time_limit`` (seconds) makes the run finish on time on a slow or busy machine: the cosine
+    then follows whichever is further along, the steps (``step / max_iters``) or the clock
+    (``elapsed / time_limit``), and the run stops when either runs out. Such a run depends on the
+    machine's speed, so it is not exactly repeatable; leave it ``None`` for exact runs and resumes.
+    """
+
+    batch_size: int = 16
+    context: int = 128
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    max_iters: int = 2000
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0  # 0 turns clipping off
+    eval_interval: int = 200
+    eval_iters: int = 20
+    seed: int = 1337
+    device: str | None = None
+    time_limit: float | None = None  # seconds of training; see below
+
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "context", "max_iters", "eval_interval", "eval_iters"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}.")
+        if not isinstance(self.warmup_iters, int) or self.warmup_iters < 0:
+            raise ValueError(f"TrainConfig.warmup_iters must be an integer >= 0, got {self.warmup_iters!r}.")
+        if not self.lr > 0 or not 0 <= self.min_lr <= self.lr:
+            raise ValueError(f"Need lr > 0 and 0 <= min_lr <= lr, got lr={self.lr!r}, min_lr={self.min_lr!r}.")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"TrainConfig.time_limit must be a positive number of seconds or None, got {self.time_limit!r}.")
+        if self.weight_decay < 0 or self.grad_clip < 0:
+            raise ValueError(
+                f"weight_decay and grad_clip must be >= 0, got {self.weight_decay!r} and {self.grad_clip!r}."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. The optimizer and the learning-rate schedule
+# ---------------------------------------------------------------------------------------------
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on the 2-D weights (matrices and embeddings) only.
+
+    Decay pulls weights toward zero; on a bias or a layer norm's scale that only hurts, so those
+    (the 1-D parameters) go in a group without decay.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+def learning_rate(step: int, cfg: TrainConfig, elapsed: float | None = None) -> float:
+    """The learning rate for optimisation step ``step`` (0-based): linear warm-up, then cosine.
+
+    With ``cfg.time_limit`` and the ``elapsed`` seconds, the cosine follows the clock when the
+    clock is further along than the steps."""
+    if step < cfg.warmup_iters:
+        return cfg.lr * (step + 1) / cfg.warmup_iters
+    if step >= cfg.max_iters:
+        return cfg.min_lr
+    progress = (step - cfg.warmup_iters) / max(1, cfg.max_iters - cfg.warmup_iters)
+    if cfg.time_limit is not None and elapsed is not None:
+        progress = max(progress, elapsed / cfg.time_limit)
+    progress = min(progress, 1.0)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Measuring a model: loss, perplexity, bits per byte
+# ---------------------------------------------------------------------------------------------
+
+
+def bits_per_byte(loss: float, bytes_per_token: float) -> float:
+    """Convert a loss in nats per token into bits per byte of text."""
+    return loss / math.log(2) / bytes_per_token
+
+
+@torch.no_grad()
+def estimate_loss(
+    model: nn.Module, data: TokenDataset, batch_size: int, iters: int, seed: int, device: torch.device | str = "cpu"
+) -> float:
+    """Mean loss (nats per token) over ``iters`` random batches drawn with a generator seeded by
+    ``seed``: the same windows every time it is called, so curves are comparable."""
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    total = 0.0
+    for _ in range(iters):
+        x, y = data.batch(batch_size, generator, device)
+        _, loss = model(x, y)
+        total += float(loss)
+    model.train(was_training)
+    return total / iters
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, ids: Sequence[int] | Tensor, context: int, batch_size: int = 16,
+    device: torch.device | str = "cpu", bytes_per_token: float | None = None,
+) -> dict[str, float]:
+    """The loss over *every* token of ``ids``, cut into consecutive windows of ``context`` tokens
+    (each token is predicted once; the first token of a window sees only the tokens before it in
+    that window). Returns ``loss`` (nats per token), ``perplexity``, ``tokens`` and, if
+    ``bytes_per_token`` is given, ``bits_per_byte``. Slower than :func:`estimate_loss`, but exact."""
+    ids = torch.as_tensor(ids, dtype=torch.long).flatten()
+    TokenDataset(ids, context, name="evaluation text")  # checks the length
+    was_training = model.training
+    model.eval()
+    n_windows = (len(ids) - 1) // context
+    starts = torch.arange(n_windows) * context
+    offsets = torch.arange(context + 1)
+    total, count = 0.0, 0
+    for i in range(0, n_windows, batch_size):
+        w = ids[starts[i : i + batch_size, None] + offsets].to(device)
+        _, loss = model(w[:, :-1], w[:, 1:])
+        total += float(loss) * w[:, 1:].numel()
+        count += w[:, 1:].numel()
+    model.train(was_training)
+    loss = total / count
+    out = {"loss": loss, "perplexity": math.exp(loss), "tokens": count}
+    if bytes_per_token is not None:
+        out["bits_per_byte"] = bits_per_byte(loss, bytes_per_token)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. The training loop
+# ---------------------------------------------------------------------------------------------
+
+EvalCallback = Callable[[dict[str, Any], nn.Module], None]
+
+
+def _model_config(model: nn.Module) -> dict[str, Any] | None:
+    config = getattr(model, "config", None)
+    return asdict(config) if config is not None else None
+
+
+def train(
+    model: nn.Module,
+    train_ids: Sequence[int] | Tensor,
+    val_ids: Sequence[int] | Tensor,
+    cfg: TrainConfig,
+    *,
+    bytes_per_token: float | None = None,
+    checkpoint_path: str | Path | None = None,
+    resume: bool = False,
+    tokenizer: Any = None,
+    callback: EvalCallback | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Train ``model`` on ``train_ids``, watching the loss on ``val_ids``; return the history.
+
+    The history is a list of dicts, one per optimisation step: ``step`` (1-based: the number of
+    updates done), ``loss`` (that step's training batch), ``lr`` and ``grad_norm`` (before
+    clipping). Every ``cfg.eval_interval`` steps and at the last step the record also holds
+    ``train_loss``, ``val_loss``, ``val_perplexity``, ``val_bpb`` (if ``bytes_per_token`` of the
+    validation text is given) and ``elapsed`` seconds; ``callback(record, model)`` is then called
+    (for a live plot, or samples). Use :func:`eval_records` to keep only those records.
+
+    With ``checkpoint_path`` a checkpoint is written atomically after every evaluation: the model,
+    the optimizer, the step, the random state of the batch sampler and the history. With
+    ``resume=True`` the run continues from that checkpoint and the losses are exactly those of an
+    uninterrupted run (CPU, same seed and config). ``tokenizer`` is stored in the checkpoint.
+    """
+    dev = torch.device(cfg.device) if cfg.device else pick_device()
+    model_context = getattr(getattr(model, "config", None), "context", None)
+    if model_context is not None and cfg.context > model_context:
+        raise ValueError(
+            f"TrainConfig.context={cfg.context} is longer than the model's context of {model_context}; "
+            "use a context at most the model's."
+        )
+    train_data = TokenDataset(train_ids, cfg.context, name="training text")
+    val_data = TokenDataset(val_ids, cfg.context, name="validation text")
+    model.to(dev)
+    model.train()
+    optimizer = make_optimizer(model, cfg)
+    sampler = torch.Generator().manual_seed(cfg.seed)  # draws the training batches
+    history: list[dict[str, Any]] = []
+    start_step = 0
+    elapsed_before = 0.0
+
+    if resume:
+        if checkpoint_path is None:
+            raise ValueError("resume=True needs a checkpoint_path to resume from.")
+        if not Path(checkpoint_path).exists():
+            raise FileNotFoundError(
+                f"Cannot resume: no checkpoint at {checkpoint_path}. Start the run without resume first."
+            )
+        state = load_checkpoint(checkpoint_path)
+        from gptbook.checkpoint import load_weights
+
+        load_weights(model, state)
+        optimizer.load_state_dict(state["optimizer"])
+        extra = state["extra"]
+        saved_cfg = TrainConfig.from_dict(extra["train_config"])
+        if saved_cfg != cfg:
+            changed = [f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(saved_cfg, f.name)]
+            raise ValueError(
+                f"The checkpoint {checkpoint_path} was made with a different TrainConfig "
+                f"(differs in: {', '.join(changed)}). Resume with the same config for an exact continuation."
+            )
+        sampler.set_state(extra["sampler_state"])
+        torch.set_rng_state(extra["torch_rng_state"])  # dropout masks continue where they stopped
+        history = list(extra["history"])
+        start_step = int(state["step"])
+        elapsed_before = float(extra.get("elapsed", 0.0))
+
+    def checkpoint(step: int, elapsed: float) -> None:
+        if checkpoint_path is None:
+            return
+        extra = {
+            "train_config": cfg.to_dict(),
+            "sampler_state": sampler.get_state(),
+            "torch_rng_state": torch.get_rng_state(),
+            "history": history,
+            "elapsed": elapsed,
+        }
+        save_checkpoint(checkpoint_path, model, optimizer, step=step, extra=extra, tokenizer=tokenizer)
+
+    t0 = time.perf_counter() - elapsed_before
+    bar = tqdm(range(start_step, cfg.max_iters), initial=start_step, total=cfg.max_iters, disable=not progress)
+    for step in bar:
+        lr = learning_rate(step, cfg, time.perf_counter() - t0)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = train_data.batch(cfg.batch_size, sampler, dev)
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
+        optimizer.step()
+        record: dict[str, Any] = {"step": step + 1, "loss": loss.item(), "lr": lr, "grad_norm": grad_norm}
+        history.append(record)
+
+        done = step + 1
+        out_of_time = cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit
+        if done % cfg.eval_interval == 0 or done == cfg.max_iters or out_of_time:
+            record["train_loss"] = estimate_loss(model, train_data, cfg.batch_size, cfg.eval_iters, cfg.seed + 1, dev)
+            record["val_loss"] = estimate_loss(model, val_data, cfg.batch_size, cfg.eval_iters, cfg.seed + 2, dev)
+            record["val_perplexity"] = math.exp(record["val_loss"])
+            if bytes_per_token is not None:
+                record["val_bpb"] = bits_per_byte(record["val_loss"], bytes_per_token)
+            record["elapsed"] = time.perf_counter() - t0
+            bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}")
+            checkpoint(done, record["elapsed"])
+            if callback is not None:
+                callback(record, model)
+        if out_of_time:
+            break
+    bar.close()
+    return history
+
+
+def eval_records(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of a history that carry an evaluation (``val_loss`` and friends)."""
+    return [r for r in history if "val_loss" in r]

@@ -1,0 +1,219 @@
+"""Tests of gptbook.train: windows and batches, the schedule, the optimizer groups, evaluation,
+the loop's history and callback, and exact resume from a checkpoint."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gptbook.model import GPT, GPTConfig
+from gptbook.train import (
+    DataTooShortError,
+    TokenDataset,
+    TrainConfig,
+    bits_per_byte,
+    bytes_per_token,
+    estimate_loss,
+    eval_records,
+    evaluate,
+    learning_rate,
+    make_optimizer,
+    train,
+)
+
+VOCAB = 11
+
+
+def tiny_model(seed: int = 0, context: int = 16, dropout: float = 0.0) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(vocab_size=VOCAB, context=context, n_layer=2, n_head=2, d_model=16, dropout=dropout))
+
+
+def pattern_ids(n: int = 600) -> list[int]:
+    """A learnable sequence: 0 1 2 ... 10 0 1 2 ... (the next token is always known)."""
+    return [i % VOCAB for i in range(n)]
+
+
+def small_cfg(**kw) -> TrainConfig:
+    base = dict(batch_size=4, context=8, lr=1e-2, min_lr=1e-3, warmup_iters=3, max_iters=12,
+                eval_interval=4, eval_iters=2, seed=7, device="cpu")
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_window_labels_are_the_next_tokens():
+    ids = list(range(100, 120))
+    data = TokenDataset(ids, context=5)
+    assert len(data) == 15
+    x, y = data[3]
+    assert x.tolist() == [103, 104, 105, 106, 107]
+    assert y.tolist() == [104, 105, 106, 107, 108]
+    x, y = data[-1]  # the last window ends at the last token
+    assert y[-1].item() == 119
+    with pytest.raises(IndexError, match="out of range"):
+        data[15]
+
+
+def test_batches_are_windows_and_repeat_with_the_seed():
+    ids = torch.arange(1000)
+    data = TokenDataset(ids, context=12)
+    x1, y1 = data.batch(6, torch.Generator().manual_seed(3))
+    x2, y2 = data.batch(6, torch.Generator().manual_seed(3))
+    x3, _ = data.batch(6, torch.Generator().manual_seed(4))
+    assert x1.shape == y1.shape == (6, 12)
+    assert torch.equal(y1[:, :-1], x1[:, 1:])  # labels are the inputs shifted by one
+    assert torch.equal(y1[:, -1], x1[:, -1] + 1)  # ids are consecutive here
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert not torch.equal(x1, x3)
+
+
+def test_too_short_data_gives_a_clear_error():
+    with pytest.raises(DataTooShortError, match=r"has 10 tokens, but one window of context 10 needs 11"):
+        TokenDataset(list(range(10)), context=10)
+    TokenDataset(list(range(11)), context=10)  # exactly one window is fine
+    with pytest.raises(DataTooShortError, match="validation text"):
+        train(tiny_model(), pattern_ids(), pattern_ids(5), small_cfg(), progress=False)
+
+
+def test_context_longer_than_the_model_is_refused():
+    with pytest.raises(ValueError, match="longer than the model's context of 16"):
+        train(tiny_model(context=16), pattern_ids(), pattern_ids(), small_cfg(context=32), progress=False)
+
+
+def test_bad_train_config_is_refused():
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="min_lr"):
+        TrainConfig(lr=1e-3, min_lr=1e-2)
+
+
+def test_bytes_per_token_and_bits_per_byte():
+    assert bytes_per_token("abcdef", [1, 2, 3]) == 2.0
+    assert bytes_per_token("жж", [1]) == 4.0  # Cyrillic letters are 2 bytes in UTF-8
+    assert bits_per_byte(math.log(2) * 3, 1.5) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="empty"):
+        bytes_per_token("abc", [])
+
+
+# --------------------------------------------------------------------------- schedule and optimizer
+
+
+def test_learning_rate_warms_up_then_decays_to_min_lr():
+    cfg = TrainConfig(lr=1.0, min_lr=0.1, warmup_iters=10, max_iters=110)
+    warm = [learning_rate(s, cfg) for s in range(10)]
+    assert warm == pytest.approx([(s + 1) / 10 for s in range(10)])
+    assert learning_rate(10, cfg) == pytest.approx(1.0)
+    assert learning_rate(60, cfg) == pytest.approx(0.55)  # half-way down the cosine
+    decay = [learning_rate(s, cfg) for s in range(10, 111)]
+    assert all(a >= b for a, b in zip(decay, decay[1:]))
+    assert learning_rate(110, cfg) == pytest.approx(0.1)
+    assert learning_rate(500, cfg) == pytest.approx(0.1)
+
+
+def test_weight_decay_only_on_2d_weights():
+    model = tiny_model()
+    opt = make_optimizer(model, TrainConfig(weight_decay=0.1))
+    decay, no_decay = opt.param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(p.dim() == 2 for p in decay["params"])
+    assert all(p.dim() == 1 for p in no_decay["params"])
+    ids = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert ids == {id(p) for p in model.parameters()}  # every parameter exactly once (tied one included)
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def test_evaluate_covers_every_token_once_and_matches_a_hand_computation():
+    model = tiny_model(context=8)
+    ids = torch.tensor(pattern_ids(33))
+    out = evaluate(model, ids, context=8, batch_size=3, device="cpu", bytes_per_token=2.0)
+    assert out["tokens"] == 32  # 4 windows of 8 predictions
+    with torch.no_grad():
+        losses = []
+        for s in range(0, 32, 8):
+            logits, _ = model(ids[None, s : s + 8])
+            losses.append(torch.nn.functional.cross_entropy(logits[0], ids[s + 1 : s + 9], reduction="sum"))
+    expected = float(sum(losses)) / 32
+    assert out["loss"] == pytest.approx(expected, rel=1e-5)
+    assert out["perplexity"] == pytest.approx(math.exp(expected), rel=1e-5)
+    assert out["bits_per_byte"] == pytest.approx(expected / math.log(2) / 2.0, rel=1e-5)
+
+
+def test_estimate_loss_is_repeatable_and_restores_training_mode():
+    model = tiny_model(dropout=0.1)
+    data = TokenDataset(pattern_ids(), context=8)
+    model.train()
+    a = estimate_loss(model, data, 4, 3, seed=1)
+    b = estimate_loss(model, data, 4, 3, seed=1)
+    assert a == b  # eval mode: no dropout, same windows
+    assert model.training
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def test_training_learns_a_pattern_and_reports_history():
+    model = tiny_model()
+    seen = []
+    cfg = small_cfg(max_iters=60, eval_interval=20, lr=3e-2)
+    history = train(model, pattern_ids(), pattern_ids(200), cfg, bytes_per_token=1.0,
+                    callback=lambda rec, m: seen.append((rec["step"], m is model)), progress=False)
+    assert [h["step"] for h in history] == list(range(1, 61))
+    evals = eval_records(history)
+    assert [r["step"] for r in evals] == [20, 40, 60]
+    assert seen == [(20, True), (40, True), (60, True)]
+    assert evals[-1]["val_loss"] < 0.5 < math.log(VOCAB)  # far below guessing (2.40 nats)
+    assert evals[-1]["val_bpb"] == pytest.approx(evals[-1]["val_loss"] / math.log(2))
+    assert evals[-1]["val_perplexity"] == pytest.approx(math.exp(evals[-1]["val_loss"]))
+    assert history[0]["lr"] == pytest.approx(cfg.lr / cfg.warmup_iters)
+    assert all(h["grad_norm"] > 0 for h in history)
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, dropout):
+    cfg = small_cfg(max_iters=16, eval_interval=4)
+    train_ids, val_ids = pattern_ids(), pattern_ids(100)
+
+    torch.manual_seed(123)
+    full = train(tiny_model(dropout=dropout), train_ids, val_ids, cfg, progress=False)
+
+    def stop_at_8(record, model):
+        if record["step"] == 8:
+            raise Stop  # a crash right after the checkpoint at step 8
+
+    ckpt = tmp_path / "run.pt"
+    torch.manual_seed(123)
+    with pytest.raises(Stop):
+        train(tiny_model(dropout=dropout), train_ids, val_ids, cfg, checkpoint_path=ckpt, callback=stop_at_8,
+              progress=False)
+    torch.manual_seed(999)  # the global RNG moved on; resume must restore it
+    resumed = train(tiny_model(seed=5, dropout=dropout), train_ids, val_ids, cfg, checkpoint_path=ckpt,
+                    resume=True, progress=False)
+    assert [h["step"] for h in resumed] == list(range(1, 17))
+    assert [h["loss"] for h in resumed] == [h["loss"] for h in full]  # exactly equal, not approximately
+    assert [h.get("val_loss") for h in resumed] == [h.get("val_loss") for h in full]
+
+
+def test_resume_errors(tmp_path):
+    cfg = small_cfg()
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(tiny_model(), pattern_ids(), pattern_ids(), cfg, checkpoint_path=tmp_path / "none.pt", resume=True,
+              progress=False)
+    with pytest.raises(ValueError, match="needs a checkpoint_path"):
+        train(tiny_model(), pattern_ids(), pattern_ids(), cfg, resume=True, progress=False)
+    ckpt = tmp_path / "run.pt"
+    train(tiny_model(), pattern_ids(), pattern_ids(), cfg, checkpoint_path=ckpt, progress=False)
+    with pytest.raises(ValueError, match="differs in: lr"):
+        train(tiny_model(), pattern_ids(), pattern_ids(), small_cfg(lr=5e-3), checkpoint_path=ckpt, resume=True,
+              progress=False)
