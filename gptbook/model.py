@@ -321,7 +321,8 @@ class GPT(nn.Module):
 
         missing = sorted(set(own) - set(converted))
         shapes = [
-            f"{name}: checkpoint {tuple(value.shape)} (after transposing Conv1D), model {tuple(own[name].shape)}"
+            f"{name}: checkpoint {tuple(value.shape)}, model {tuple(own[name].shape)}"
+            + (" (Conv1D weight, compared after transposing)" if name.endswith(cls._CONV1D) else "")
             for name, value in converted.items()
             if value.shape != own[name].shape
         ]
