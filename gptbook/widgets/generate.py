@@ -80,7 +80,7 @@ def error_html(message: str) -> str:
 def generate_widget(
     model: Any,
     tokenizer: Any,
-    prompt: str = "ROMEO:\n",
+    prompt: str = "Romeo.\n",
     temperature: float = 0.8,
     max_new_tokens: int = 60,
     alphabet: Iterable[str] | None | str = "training",

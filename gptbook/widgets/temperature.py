@@ -51,7 +51,7 @@ def check_prompt(prompt: str, tokenizer: Any, alphabet: Iterable[str] | None = N
     if not isinstance(prompt, str):
         raise PromptError(f"The prompt must be text (a str), got {type(prompt).__name__}.")
     if not prompt.strip():
-        raise PromptError("The prompt is empty. Type a few words for the model to continue, e.g. 'ROMEO:'.")
+        raise PromptError("The prompt is empty. Type a few words for the model to continue, e.g. 'Romeo.'.")
     if alphabet is not None:
         known = alphabet if isinstance(alphabet, (set, frozenset)) else set(alphabet)
         unseen = sorted({c for c in prompt if c not in known})
@@ -184,7 +184,7 @@ def error_html(message: str) -> str:
 def temperature_widget(
     model: Any,
     tokenizer: Any,
-    prompt: str = "ROMEO:\nO, my",
+    prompt: str = "Juliet.\nO Romeo, Romeo! wherefore art thou",
     temperature: float = 1.0,
     top: int = 10,
     alphabet: Iterable[str] | None | str = "training",
