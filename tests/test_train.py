@@ -4,6 +4,7 @@ the loop's history and callback, and exact resume from a checkpoint."""
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 import torch
@@ -217,3 +218,25 @@ def test_resume_errors(tmp_path):
     with pytest.raises(ValueError, match="differs in: lr"):
         train(tiny_model(), pattern_ids(), pattern_ids(), small_cfg(lr=5e-3), checkpoint_path=ckpt, resume=True,
               progress=False)
+
+
+def test_time_limited_schedule_follows_the_clock():
+    cfg = TrainConfig(lr=1.0, min_lr=0.0, warmup_iters=0, max_iters=1_000_000, time_limit=100.0)
+    assert learning_rate(5, cfg, elapsed=0.0) == pytest.approx(1.0, abs=1e-4)
+    assert learning_rate(5, cfg, elapsed=50.0) == pytest.approx(0.5, abs=1e-4)
+    assert learning_rate(5, cfg, elapsed=100.0) == pytest.approx(0.0, abs=1e-4)
+    assert learning_rate(5, cfg, elapsed=250.0) == pytest.approx(0.0, abs=1e-4)
+    with pytest.raises(ValueError, match="time_limit"):
+        TrainConfig(time_limit=0)
+
+
+def test_time_limited_run_stops_on_time_with_a_final_evaluation():
+    cfg = small_cfg(max_iters=1_000_000, eval_interval=1_000_000, warmup_iters=0, time_limit=1.0)
+    t0 = time.perf_counter()
+    history = train(tiny_model(), pattern_ids(), pattern_ids(), cfg, progress=False)
+    assert time.perf_counter() - t0 < 30  # it stopped long before a million steps
+    assert 1 <= history[-1]["step"] < cfg.max_iters
+    assert "val_loss" in history[-1]  # the last step was evaluated
+    lrs = [h["lr"] for h in history]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert lrs[-1] < 0.5 * (cfg.lr + cfg.min_lr) < lrs[0]
