@@ -193,12 +193,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     ckpt = run_dir / "checkpoint.pt"
     if args.resume and not ckpt.exists():
         raise UsageError(f"--resume: there is no checkpoint at {ckpt}. Run without --resume to start the run.")
-    if not args.resume and ckpt.exists():
-        raise UsageError(
-            f"{ckpt} already exists from an earlier run. Continue it with --resume, "
-            "or choose another --run-dir (or delete that folder) to start again."
-        )
     log = print if not args.quiet else (lambda *a, **k: None)
+    if not args.resume:  # a fresh run: an earlier run's checkpoint and tokenizer in run_dir are replaced
+        for old in (ckpt, run_dir / "tokenizer.json"):
+            if old.exists():
+                log(f"starting afresh: removing {old} from an earlier run (use --resume to continue it instead)")
+                old.unlink()
 
     started = time.perf_counter()
     train_text, val_text = shakespeare_split()

@@ -87,11 +87,17 @@ def test_train_bad_input_gives_clear_errors(trained, tmp_path, capsys):
     assert "unknown preset 'huge'" in capsys.readouterr().err
     assert main(["train", "--preset", "tiny", "--run-dir", str(tmp_path / "fresh"), "--resume"]) == 2
     assert "--resume: there is no checkpoint" in capsys.readouterr().err
-    assert main(["train", "--preset", "tiny", "--run-dir", str(run)]) == 2
-    err = capsys.readouterr().err
-    assert "already exists" in err and "Continue it with --resume" in err
     assert main(["train", "--preset", "tiny", "--run-dir", str(tmp_path / "t"), "--threads", "0"]) == 2
     assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+def test_a_fresh_run_replaces_an_earlier_one(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "--preset", "tiny", "--run-dir", str(run), "--device", "cpu", "--max-iters", "4"]
+    assert main([*args, "--out", str(tmp_path / "a.pt"), "--quiet"]) == 0
+    assert main([*args, "--out", str(tmp_path / "b.pt")]) == 0
+    assert f"removing {run / 'checkpoint.pt'}" in capsys.readouterr().out
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 4
 
 
 def test_resume_on_the_command_line_continues_the_run(tmp_path):
