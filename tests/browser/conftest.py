@@ -15,6 +15,8 @@ Environment variables:
     GPTBOOK_REQUIRE_BROWSER=1    fail instead of skipping when the browser is missing
     GPTBOOK_CHROMIUM=path        another Chromium binary (default /usr/bin/chromium)
     GPTBOOK_BROWSER_RUN_TIMEOUT  seconds allowed for one chapter's "Run All" (default 900)
+    GPTBOOK_BROWSER_WAIT         seconds an output may take to update after a control moves (default 60;
+                                 the server gets 5 times that to start)
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHROMIUM = Path(os.environ.get("GPTBOOK_CHROMIUM", "/usr/bin/chromium"))
 REQUIRE_BROWSER = os.environ.get("GPTBOOK_REQUIRE_BROWSER", "") == "1"
 RUN_TIMEOUT_S = float(os.environ.get("GPTBOOK_BROWSER_RUN_TIMEOUT", "900"))
+WAIT_S = float(os.environ.get("GPTBOOK_BROWSER_WAIT", "60"))  # for the server to start, an output to update
 
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI and containers run as root
@@ -69,12 +72,12 @@ PLAIN_TEXT_WIDGET = re.compile(
 
 
 def configure_expect() -> None:
-    """Widget callbacks run in a kernel on a shared 2-core machine: allow 30 s, not Playwright's 5 s."""
+    """Widget callbacks run in a kernel on a shared 2-core machine: allow WAIT_S, not Playwright's 5 s."""
     try:
         from playwright.sync_api import expect
     except ImportError:
         return
-    expect.set_options(timeout=30_000)
+    expect.set_options(timeout=WAIT_S * 1000)
 
 
 configure_expect()
@@ -190,7 +193,7 @@ def start_jupyterlab(base: Path) -> JupyterLab:
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     lab = JupyterLab(f"http://127.0.0.1:{port}", token, root, process, log, dirs["runtime"])
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 5 * WAIT_S
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"JupyterLab exited with code {process.returncode}:\n{lab.log_tail()}")
@@ -200,7 +203,9 @@ def start_jupyterlab(base: Path) -> JupyterLab:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             if time.monotonic() > deadline:
                 stop_jupyterlab(lab)
-                raise RuntimeError(f"JupyterLab did not answer within 120 s:\n{lab.log_tail()}") from None
+                raise RuntimeError(
+                    f"JupyterLab did not answer within {5 * WAIT_S:.0f} s:\n{lab.log_tail()}"
+                ) from None
             time.sleep(0.5)
 
 
@@ -339,7 +344,7 @@ class Notebook:
         from playwright.sync_api import expect
 
         locator = self.page.locator(f".jp-OutputArea-output .{css_class}")
-        expect(locator).to_have_count(1, timeout=30_000)
+        expect(locator).to_have_count(1)
         expect(locator).to_be_visible()
         return locator
 
@@ -370,10 +375,14 @@ class Notebook:
 
     def type_into(self, field: Any, text: str, enter: bool = False) -> None:
         """Click a text box, select what is in it, and type ``text`` key by key (Enter if asked)."""
+        from playwright.sync_api import expect
+
         field.click()
         self.page.keyboard.press("Control+A")
         self.page.keyboard.press("Delete")
+        expect(field).to_have_value("")
         self.page.keyboard.type(text, delay=10)
+        expect(field).to_have_value(text)
         if enter:
             self.page.keyboard.press("Enter")
 
@@ -456,7 +465,7 @@ def open_notebook(
             )
         context = chromium.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(WAIT_S * 1000)
         notebook = Notebook(jupyterlab, name, page)
         page.on("pageerror", lambda error: notebook.errors.append(str(error)[:500]))
         if block_urls:  # only the harness's own test uses this, to break the widget manager on purpose

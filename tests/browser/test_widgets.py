@@ -12,8 +12,10 @@ with one JupyterLab server and one browser.
 
 from __future__ import annotations
 
+import ast
 import html
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -120,41 +122,83 @@ def test_harness_fails_when_the_widget_manager_is_missing(jupyterlab, open_noteb
         nb.assert_widgets_rendered(timeout_s=5)
 
 
-# --- which widgets the book uses, and which test covers each -----------------------------------------
+# --- which widgets the book shows, and which test covers each ----------------------------------------
 
-COVERED = {
-    "tokens": "test_token_inspector",
+
+def widget_factories() -> dict[str, str]:
+    """{function: module} for every function in gptbook.widgets that builds an ipywidgets widget."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import gptbook.widgets
+
+    factories = {}
+    for info in pkgutil.iter_modules(gptbook.widgets.__path__):
+        module = importlib.import_module(f"gptbook.widgets.{info.name}")
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ == module.__name__ and "import ipywidgets" in inspect.getsource(function):
+                factories[name] = info.name
+    return factories
+
+
+def chapters_calling(function: str) -> list[str]:
+    """The chapters (notebooks/NN_slug.py stems) whose code calls ``function(``, outside imports."""
+    call = re.compile(rf"^(?!\s*(from|import)\s).*\b{function}\(", re.MULTILINE)
+    return [c.stem for c in sorted((REPO / "notebooks").glob("*.py")) if call.search(c.read_text())]
+
+
+def chapter_params(function: str) -> list:
+    """pytest params: the executed chapters that show ``function``'s widget, or one skipped param."""
+    chapters = [c for c in chapters_calling(function) if (REPO / "notebooks" / f"{c}.ipynb").is_file()]
+    if not chapters:
+        reason = f"no executed chapter shows {function}() yet"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-chapter-yet")]
+    return [pytest.param(c, id=c) for c in chapters]
+
+
+@dataclass(frozen=True)
+class WidgetCall:
+    """How a chapter calls a widget function: its positional arguments and keywords, as source text."""
+
+    args: list[str]
+    keywords: dict[str, str]
+
+    def keyword(self, name: str, default: str) -> str:
+        return self.keywords.get(name, default)
+
+
+def widget_call(chapter: str, function: str) -> WidgetCall:
+    """Read the (one) call ``function(...)`` in the chapter's source."""
+    tree = ast.parse((REPO / "notebooks" / f"{chapter}.py").read_text())
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == function
+    ]
+    assert len(calls) == 1, f"{chapter}.py: expected one call of {function}(), found {len(calls)}"
+    return WidgetCall(
+        [ast.unparse(a) for a in calls[0].args], {k.arg: ast.unparse(k.value) for k in calls[0].keywords}
+    )
+
+
+COVERED = {  # widget function: the test that drives it
+    "token_inspector": "test_token_inspector",
+    "temperature_widget": "test_temperature_slider",
+    "generate_widget": "test_generator",
+    "attention_widget": "test_attention_sliders",
+    "chat_widget": "test_chat",
+    "analogy_widget": "test_analogy",
 }
 
 
-def widget_modules_used_by_chapters() -> dict[str, set[str]]:
-    """{widget module: chapters that import it}, read from notebooks/*.py."""
-    pattern = re.compile(r"gptbook\.widgets\.(\w+)|from\s+gptbook\.widgets\s+import\s+([\w, ]+)")
-    used: dict[str, set[str]] = {}
-    for chapter in sorted((REPO / "notebooks").glob("*.py")):
-        for dotted, listed in pattern.findall(chapter.read_text()):
-            for name in [dotted] if dotted else [n.strip() for n in listed.split(",")]:
-                used.setdefault(name, set()).add(chapter.stem)
-    return used
-
-
-def chapters_showing(module: str) -> list:
-    """pytest params: the chapter notebooks (.ipynb) that show ``module``'s widget, or one skipped param."""
-    chapters = [
-        c
-        for c in sorted(widget_modules_used_by_chapters().get(module, ()))
-        if (REPO / "notebooks" / f"{c}.ipynb").is_file()
-    ]
-    if not chapters:
-        reason = f"no chapter shows gptbook.widgets.{module} yet"
-        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-chapter-yet")]
-    return [pytest.param(f"{c}.ipynb", id=c) for c in chapters]
-
-
 def test_every_widget_in_the_book_has_a_browser_test():
-    """A chapter that shows a widget from gptbook.widgets must have a browser test for it here."""
-    uncovered = {m: sorted(c) for m, c in widget_modules_used_by_chapters().items() if m not in COVERED}
-    assert not uncovered, f"widgets used by chapters without a browser test in {__file__}: {uncovered}"
+    """Each widget function of gptbook.widgets has a browser test here, and so has each one a chapter shows."""
+    factories = widget_factories()
+    assert "token_inspector" in factories, f"widget functions found: {factories}"  # the finder works
+    untested = sorted(set(factories) - set(COVERED))
+    shown = {f: chapters_calling(f) for f in factories}
+    assert not untested, f"widgets without a browser test in {__file__}: {untested} (shown in {shown})"
     for test_name in COVERED.values():
         assert callable(globals().get(test_name)), f"COVERED names {test_name}, which is not a test here"
 
@@ -162,7 +206,7 @@ def test_every_widget_in_the_book_has_a_browser_test():
 # --- chapter 01: the token inspector -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("chapter", chapters_showing("tokens"))
+@pytest.mark.parametrize("chapter", chapter_params("token_inspector"))
 def test_token_inspector(open_notebook, chapter):
     """With GPT-2 chosen, type Latin, Cyrillic, Chinese and a special token: the coloured tokens, their
     ids and the count are what token_spans/tokens_html compute. Then choose the character tokenizer
@@ -172,7 +216,7 @@ def test_token_inspector(open_notebook, chapter):
     from gptbook.tokenizers import CharTokenizer, gpt2
     from gptbook.widgets.tokens import error_html, token_spans, tokens_html
 
-    nb = open_notebook(chapter)
+    nb = open_notebook(f"{chapter}.ipynb")
     nb.run_all()
     nb.assert_widgets_rendered()
     inspector = nb.widget("gptbook-tokens")
@@ -293,7 +337,7 @@ def check_temperature_widget(
         f"_refusal(next_token_view, {model}, {tokenizer}, {bad_prompt!r}, 1.0, {top}, {alphabet})", setup
     )
     assert refusal, f"next_token_view accepted {bad_prompt!r}; the test expected a refusal"
-    expect(ui.locator(".gptbook-temperature-error")).to_have_text(html_text(refusal))
+    expect(ui.locator(".gptbook-temperature-error")).to_have_text(html_text(refusal), use_inner_text=True)
     expect(chart).to_be_hidden()
     nb.screenshot(ui, f"{shot}_temperature_refused")
 
@@ -318,7 +362,7 @@ def check_generate_widget(
         )
         expect(out.locator(".gptbook-generate-text")).to_have_text(text)
         summary = re.search(r'<p class="gptbook-generate-summary".*?</p>', shown_html)[0]
-        expect(out.locator(".gptbook-generate-summary")).to_have_text(html_text(summary))
+        expect(out.locator(".gptbook-generate-summary")).to_have_text(html_text(summary), use_inner_text=True)
 
     expect(out.locator(".gptbook-generate-text")).to_be_visible()
     expect_text()
@@ -345,7 +389,7 @@ def check_generate_widget(
         f"_refusal(generate_text, {model}, {tokenizer}, {bad_prompt!r}, alphabet={alphabet})", setup
     )
     assert refusal, f"generate_text accepted {bad_prompt!r}; the test expected a refusal"
-    expect(ui.locator(".gptbook-generate-error")).to_have_text(html_text(refusal))
+    expect(ui.locator(".gptbook-generate-error")).to_have_text(html_text(refusal), use_inner_text=True)
     nb.screenshot(ui, f"{shot}_generate_refused")
 
 
@@ -386,7 +430,7 @@ def check_attention_widget(nb, model: str, tokenizer: str, shot: str, max_tokens
         f"_refusal(attention_view, {model}, {tokenizer}, '   ', 0, 0, {max_tokens})", setup
     )
     assert refusal, "attention_view accepted an empty text; the test expected a refusal"
-    expect(ui.locator(".gptbook-attention-error")).to_have_text(html_text(refusal))
+    expect(ui.locator(".gptbook-attention-error")).to_have_text(html_text(refusal), use_inner_text=True)
     expect(chart).to_be_hidden()
 
 
@@ -404,7 +448,7 @@ def check_chat_widget(nb, model: str, tokenizer: str, shot: str, max_new_tokens:
     def expect_reply() -> None:
         args = f"{instruction.input_value()!r}, {given.input_value()!r}, {max_new_tokens}"
         shown = nb.kernel_eval(f"reply_html(chat_reply({model}, {tokenizer}, {args}))", setup)
-        expect(out).to_have_text(html_text(shown))
+        expect(out).to_have_text(html_text(shown), use_inner_text=True)
 
     expect(out).not_to_be_empty()
     expect_reply()
@@ -421,3 +465,89 @@ def check_chat_widget(nb, model: str, tokenizer: str, shot: str, max_new_tokens:
     expect(out.locator(".gptbook-chat-error")).to_contain_text("The instruction is empty")
     expect_reply()
     nb.screenshot(ui, f"{shot}_chat_refused")
+
+
+def check_analogy_widget(nb, vectors: str, shot: str, k: int = 5) -> None:
+    """Type words into A, B and C (Enter after each): the ranked answers are what analogy_answers
+    computes; an unknown word and an empty box give the widget's message."""
+    setup = "from gptbook.widgets.analogy import analogy_answers, answers_html"
+    ui = nb.widget("gptbook-analogy")
+    boxes = [ui.locator(f".gptbook-analogy-{name} input") for name in "abc"]
+    out = ui.locator(".gptbook-analogy-output")
+
+    def expect_answers() -> None:
+        words = ", ".join(repr(box.input_value()) for box in boxes)
+        shown = nb.kernel_eval(f"answers_html(analogy_answers({vectors}, {words}, k={k}))", setup)
+        expect(out).to_have_text(html_text(shown), use_inner_text=True)
+
+    expect(out).not_to_be_empty()
+    expect_answers()
+    for box, word in zip(boxes, ("france", "paris", "italy")):
+        nb.type_into(box, word, enter=True)
+    expect(ui.locator(".gptbook-analogy-answers li")).to_have_count(k)
+    expect_answers()
+    nb.screenshot(ui, f"{shot}_analogy")
+    nb.type_into(boxes[1], "qzxwvkj", enter=True)
+    expect(ui.locator(".gptbook-analogy-error")).to_be_visible()
+    expect_answers()
+    nb.type_into(boxes[1], "")
+    nb.page.keyboard.press("Tab")  # leaving the box commits it, as Enter does
+    expect(ui.locator(".gptbook-analogy-error")).to_contain_text("empty")
+    expect_answers()
+    nb.screenshot(ui, f"{shot}_analogy_refused")
+
+
+# --- the chapters' widgets over the book's models --------------------------------------------------
+
+
+def open_and_run(open_notebook, chapter: str):
+    nb = open_notebook(f"{chapter}.ipynb")
+    nb.run_all()
+    nb.assert_widgets_rendered()
+    return nb
+
+
+def alphabet_of(call: WidgetCall) -> str:
+    """The alphabet expression the widget uses: the training text's unless the chapter passes one."""
+    given = call.keyword("alphabet", "'training'")
+    return "training_alphabet()" if given == "'training'" else given
+
+
+@pytest.mark.parametrize("chapter", chapter_params("temperature_widget"))
+def test_temperature_slider(open_notebook, chapter):
+    call = widget_call(chapter, "temperature_widget")
+    nb = open_and_run(open_notebook, chapter)
+    check_temperature_widget(nb, *call.args[:2], chapter, alphabet=alphabet_of(call))
+    nb.assert_no_page_errors()
+
+
+@pytest.mark.parametrize("chapter", chapter_params("generate_widget"))
+def test_generator(open_notebook, chapter):
+    call = widget_call(chapter, "generate_widget")
+    nb = open_and_run(open_notebook, chapter)
+    check_generate_widget(nb, *call.args[:2], chapter, alphabet=alphabet_of(call))
+    nb.assert_no_page_errors()
+
+
+@pytest.mark.parametrize("chapter", chapter_params("attention_widget"))
+def test_attention_sliders(open_notebook, chapter):
+    call = widget_call(chapter, "attention_widget")
+    nb = open_and_run(open_notebook, chapter)
+    check_attention_widget(nb, *call.args[:2], chapter, max_tokens=int(call.keyword("max_tokens", "48")))
+    nb.assert_no_page_errors()
+
+
+@pytest.mark.parametrize("chapter", chapter_params("chat_widget"))
+def test_chat(open_notebook, chapter):
+    call = widget_call(chapter, "chat_widget")
+    nb = open_and_run(open_notebook, chapter)
+    check_chat_widget(nb, *call.args[:2], chapter, int(call.keyword("max_new_tokens", "24")))
+    nb.assert_no_page_errors()
+
+
+@pytest.mark.parametrize("chapter", chapter_params("analogy_widget"))
+def test_analogy(open_notebook, chapter):
+    call = widget_call(chapter, "analogy_widget")
+    nb = open_and_run(open_notebook, chapter)
+    check_analogy_widget(nb, call.args[0], chapter, int(call.keyword("k", "5")))
+    nb.assert_no_page_errors()
