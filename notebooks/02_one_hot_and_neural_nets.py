@@ -1,0 +1,373 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 One-hot and the neural net
+#
+# Chapter 01 turned text into token ids: whole numbers. A neural net cannot do much with "token 17"
+# as a number, because 17 is not "more" than 16 in any useful way. In this chapter we:
+#
+# 1. write a token as a **one-hot vector** (the 33-letter Russian alphabet is our first example);
+# 2. read a net's output as a **probability distribution** and **sample** from it;
+# 3. build the **perceptron** (a weighted sum and an activation: sigmoid, tanh);
+# 4. write a **multi-layer perceptron** (MLP) as matrix products;
+# 5. use the **chain rule** to get gradients (**backpropagation**), by hand and with PyTorch,
+#    and check both against finite differences;
+# 6. see that **cross-entropy is the negative log-likelihood**;
+# 7. train a **bigram** next-character model on Shakespeare by gradient descent, and show that it
+#    reaches the same loss as simply counting.
+#
+# Sources: Rosenblatt (1958), "The perceptron: a probabilistic model for information storage and
+# organization in the brain"; Rumelhart, Hinton and Williams (1986), "Learning representations by
+# back-propagating errors". Text: Shakespeare's complete works from Project Gutenberg (public domain),
+# through `gptbook.data`.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+from gptbook.bigram import BigramLM, CountingBigram, count_bigrams, evaluate, sample, train_next_token
+from gptbook.data import shakespeare_split
+from gptbook.device import device, seed_everything
+from gptbook.mlp import MLPParams, cross_entropy, mlp_backward, mlp_forward, numerical_gradient, perceptron, softmax
+from gptbook.tokenizers import CharTokenizer
+
+# These models are tiny: one CPU thread is as fast as two, and much faster when other programs share
+# the CPU (threads then wait for each other). This setting only affects this notebook's kernel.
+torch.set_num_threads(1)
+seed_everything(0)
+dev = device()
+
+# %% [markdown]
+# ## 1. A token as a one-hot vector
+#
+# The Russian alphabet has 33 letters. Give each letter an id (its place in sorted order), then write
+# letter number `i` as a vector of 33 zeros with a single 1 at place `i`. That is a **one-hot** vector.
+# All one-hot vectors have the same length, and no letter is "bigger" than another.
+
+# %%
+alphabet = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+ru = CharTokenizer(alphabet)
+print(ru.vocab_size, "letters")
+print("".join(ru.chars))
+
+# %% [markdown]
+# Notice `ё` at the end. Sorting uses the Unicode code points, and `ё` (U+0451) comes after `я`
+# (U+044F), not after `е` as in a Russian dictionary. Any fixed order works for ids; it only has to
+# stay the same.
+#
+# Now the word **мир** ("peace", "world") as three one-hot rows:
+
+# %%
+ids = ru.encode("мир")
+one_hot = F.one_hot(torch.tensor(ids), num_classes=ru.vocab_size)
+print("ids:", ids)
+print(one_hot)
+print("ones per row:", one_hot.sum(dim=1).tolist())
+
+# %%
+word = "привет"
+fig, ax = plt.subplots(figsize=(9, 2.2))
+ax.imshow(F.one_hot(torch.tensor(ru.encode(word)), ru.vocab_size), cmap="Greys", aspect="auto")
+ax.set_yticks(range(len(word)), list(word))
+ax.set_xticks(range(ru.vocab_size), ru.chars, fontsize=7)
+ax.set_title("'привет' (hello) as one-hot rows: one black square per row")
+plt.show()
+
+# %% [markdown]
+# ## 2. A net's output is a probability distribution
+#
+# A language model ends with one number per token of the vocabulary, the **logits**. Softmax turns
+# them into probabilities: take `exp` of each (all positive), divide by the sum (they add up to 1).
+# Then we **sample**: draw a token, each with its probability. Here are made-up logits for 5 letters.
+
+# %%
+letters = ["а", "б", "в", "г", "д"]
+logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0])
+probs_by_hand = torch.exp(logits) / torch.exp(logits).sum()
+print("probabilities:", [round(p, 3) for p in probs_by_hand.tolist()], "sum =", round(probs_by_hand.sum().item(), 6))
+assert torch.allclose(probs_by_hand, softmax(logits)) and torch.allclose(probs_by_hand, torch.softmax(logits, 0))
+
+# %%
+g = torch.Generator().manual_seed(0)
+draws = torch.multinomial(probs_by_hand, 10_000, replacement=True, generator=g)
+freq = torch.bincount(draws, minlength=5) / 10_000
+for letter, p, f in zip(letters, probs_by_hand.tolist(), freq.tolist()):
+    print(f"{letter}: probability {p:.3f}   drawn {f:.3f} of the time")
+print("ten draws:", "".join(letters[i] for i in draws[:10].tolist()))
+
+# %% [markdown]
+# Sampling does not always pick the most likely letter: `а` is drawn about half the time, but `д`
+# still appears now and then. That is why a language model can write a different text each time.
+#
+# ## 3. The perceptron
+#
+# A perceptron (Rosenblatt, 1958) multiplies each input by a weight, adds them up with a bias, and
+# passes the sum `z` through an **activation**. The first perceptrons used a step (output 1 if
+# `z > 0`, else 0). With weights (1, 1) and bias -1.5, a step perceptron computes logical AND:
+
+# %%
+inputs = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+w_and, b_and = torch.tensor([1.0, 1.0]), -1.5
+print("z by hand:", [x1 * 1.0 + x2 * 1.0 - 1.5 for x1, x2 in inputs.tolist()])
+print("AND      :", perceptron(inputs, w_and, b_and, "step").tolist())
+
+# %% [markdown]
+# A step has no slope, so we cannot learn its weights by following a gradient. Smooth activations fix
+# that: the **sigmoid** `1 / (1 + e^-z)` goes from 0 to 1, and **tanh** goes from -1 to 1.
+
+# %%
+z = torch.linspace(-5, 5, 201)
+fig, ax = plt.subplots(figsize=(6, 3))
+for name in ["step", "sigmoid", "tanh"]:
+    ax.plot(z, perceptron(z.unsqueeze(1), torch.ones(1), 0.0, name), label=name)
+ax.axhline(0, color="grey", lw=0.5)
+ax.set_xlabel("z = w·x + b")
+ax.legend()
+ax.set_title("Activations")
+plt.show()
+print("sigmoid(0) =", perceptron(torch.zeros(1, 1), torch.ones(1), 0.0, "sigmoid").item(),
+      " tanh(0) =", perceptron(torch.zeros(1, 1), torch.ones(1), 0.0, "tanh").item())
+
+# %% [markdown]
+# ## 4. A multi-layer perceptron is matrix products
+#
+# Put several perceptrons side by side and they form a **layer**: each one has its own column of
+# weights. Computing them one by one, or all at once as a matrix product, gives the same numbers.
+# Stack two layers and you have an MLP: `h = tanh(x @ W1 + b1)`, `logits = h @ W2 + b2`.
+
+# %%
+g = torch.Generator().manual_seed(1)
+params = MLPParams.random(d_in=4, d_hidden=3, d_out=5, generator=g)
+x = torch.randn(2, 4, generator=g, dtype=torch.float64)
+
+# one perceptron (one column of W1) at a time, one example at a time
+h_loop = torch.tensor([[perceptron(x[n], params.W1[:, j], params.b1[j], "tanh").item() for j in range(3)] for n in range(2)],
+                      dtype=torch.float64)
+logits, h = mlp_forward(x, params)  # the whole layer as one matrix product
+print("hidden layer, loop  :", h_loop.numpy().round(4).tolist())
+print("hidden layer, matmul:", h.numpy().round(4).tolist())
+assert torch.allclose(h_loop, h)
+print("logits shape:", tuple(logits.shape), "(2 examples, 5 scores each)")
+
+# %% [markdown]
+# ## 5. The chain rule and backpropagation
+#
+# To learn, we need the **gradient**: how much the loss changes when each weight changes a little. The
+# chain rule says: if `y = f(u)` and `u = g(w)`, then `dy/dw = f'(u) · g'(w)`. For one tanh neuron
+# `y = tanh(w·x + b)`, with `tanh'(u) = 1 - tanh(u)²`, that gives `dy/dw = (1 - y²) · x`.
+
+# %%
+w1 = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+x1, b1 = 2.0, -0.3
+y = torch.tanh(w1 * x1 + b1)
+y.backward()
+by_hand = (1 - y.item() ** 2) * x1
+print(f"by hand: {by_hand:.10f}   autograd: {w1.grad.item():.10f}")
+assert math.isclose(by_hand, w1.grad.item(), rel_tol=1e-12)
+
+# %% [markdown]
+# **Backpropagation** (Rumelhart, Hinton and Williams, 1986) applies the chain rule layer by layer,
+# from the loss back to the first weights. `gptbook.mlp.mlp_backward` writes those steps out by hand
+# for our two-layer MLP (read its docstring). We check it two ways: against PyTorch's autograd, and
+# against **finite differences** (nudge one weight by ±0.000001 and watch the loss).
+
+# %%
+targets = torch.tensor([3, 0])
+hand = mlp_backward(x, targets, params)
+
+auto_params = MLPParams(**{k: v.clone().requires_grad_() for k, v in params.tensors().items()})
+loss = cross_entropy(mlp_forward(x, auto_params)[0], targets)
+loss.backward()
+
+numeric = {k: numerical_gradient(lambda: cross_entropy(mlp_forward(x, params)[0], targets), t)
+           for k, t in params.tensors().items()}
+
+for k in hand:
+    auto_err = (hand[k] - getattr(auto_params, k).grad).abs().max().item()
+    num_err = (hand[k] - numeric[k]).abs().max().item()
+    print(f"{k}: largest |hand - autograd| = {auto_err:.0e}   largest |hand - finite difference| = {num_err:.0e}")
+    assert auto_err < 1e-12 and num_err < 1e-8
+
+# %% [markdown]
+# The three agree to about 10 digits (finite differences are the least exact: they divide a tiny
+# difference by a tiny step). From now on we trust `loss.backward()`.
+#
+# ## 6. Cross-entropy is the negative log-likelihood
+#
+# The model gives a probability to the right answer. The **likelihood** of a whole text is the product
+# of those probabilities; its negative log, divided by the number of tokens, is the **negative
+# log-likelihood** (NLL). Minimising it makes the right answers more probable. PyTorch calls exactly
+# this `cross_entropy` (it takes logits and applies softmax inside). Same number, three ways:
+
+# %%
+logits3 = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
+answers = torch.tensor([0, 2, 1])
+p_right = torch.softmax(logits3, dim=1)[torch.arange(3), answers]
+nll = -torch.log(p_right).mean()
+print("probability of each right answer:", p_right.numpy().round(4).tolist())
+print(f"NLL by hand            = {nll.item():.6f}")
+print(f"gptbook.mlp.cross_entropy = {cross_entropy(logits3, answers).item():.6f}")
+print(f"F.cross_entropy        = {F.cross_entropy(logits3, answers).item():.6f}")
+print(f"-log(1/3) for the third row (all logits equal) = {-math.log(1 / 3):.6f}")
+assert torch.allclose(nll, F.cross_entropy(logits3, answers)) and torch.allclose(nll, cross_entropy(logits3, answers))
+
+# %% [markdown]
+# ## 7. A bigram model of Shakespeare
+#
+# Now a real language model, the simplest one: guess the next character from the current character
+# only (a **bigram** model). We use the book's fixed split: the last 10% of every play is held out
+# for validation.
+
+# %%
+train_text, val_text = shakespeare_split()
+tok = CharTokenizer.from_text(train_text + val_text)
+train_ids = torch.tensor(tok.encode(train_text))
+val_ids = torch.tensor(tok.encode(val_text))
+V = tok.vocab_size
+print(f"{V} different characters; {len(train_ids):,} training and {len(val_ids):,} validation characters")
+
+# %% [markdown]
+# ### The counting answer
+#
+# Count how often each character follows each other one. First by hand on a short string, then with
+# `count_bigrams` (one `bincount` over all 4.5 million pairs), and check they agree.
+
+# %%
+short = train_ids[:2000]
+by_hand = torch.zeros(V, V, dtype=torch.long)
+for a, b in zip(short[:-1].tolist(), short[1:].tolist()):
+    by_hand[a, b] += 1
+assert torch.equal(by_hand, count_bigrams(short, V))
+
+counts = count_bigrams(train_ids, V)
+row = counts[tok.encode("q")[0]]
+top = row.argsort(descending=True)[:2].tolist()
+print("after 'q':", [(tok.decode([j]), int(row[j])) for j in top], "of", int(row.sum()))
+
+# %%
+lower = [tok.encode(c)[0] for c in " abcdefghijklmnopqrstuvwxyz"]
+sub = counts[lower][:, lower].float()
+fig, ax = plt.subplots(figsize=(6.5, 6))
+ax.imshow((sub / sub.sum(1, keepdim=True)).numpy(), cmap="Blues")
+labels = ["␣"] + list("abcdefghijklmnopqrstuvwxyz")
+ax.set_xticks(range(27), labels)
+ax.set_yticks(range(27), labels)
+ax.set_xlabel("next character")
+ax.set_ylabel("current character")
+ax.set_title("P(next | current), counted in Shakespeare (space and a-z)")
+plt.show()
+
+# %% [markdown]
+# Dividing each row by its sum gives the probabilities. A pair never seen in training would get
+# probability 0, and a single such pair in the validation text makes the loss infinite. **Smoothing**
+# adds a small count `α` to every cell first. Here is the validation loss (NLL per character) for a
+# few `α`:
+
+# %%
+for alpha in [0.0, 0.01, 1.0]:
+    print(f"alpha = {alpha:<5} validation loss = {evaluate(CountingBigram(counts, alpha), val_ids):.4f} nats/char")
+counting = CountingBigram(counts, smoothing=0.01).to(dev)
+counting_val = evaluate(counting, val_ids)
+print(f"\nbaseline: counting bigram, alpha = 0.01, validation loss {counting_val:.4f}; uniform guessing: log({V}) = {math.log(V):.4f}")
+
+# %% [markdown]
+# With `α = 0` the loss is infinite: some pairs in the validation text never occur in training.
+# A tiny `α = 0.01` is almost pure counting (the maximum-likelihood answer) but stays finite.
+#
+# ### The learned answer
+#
+# Now the neural-net way. The net is one matrix `W` of `V × V` numbers. Input: the current character
+# as a one-hot vector. Output: `one_hot @ W`, the logits for the next character. Multiplying a one-hot
+# vector by `W` just picks one row of `W`, so `BigramLM` picks the row directly. Check that both give
+# the same numbers:
+
+# %%
+torch.manual_seed(0)
+model = BigramLM(V).to(dev)
+with torch.no_grad():
+    model.weight.normal_()
+x = train_ids[:8].unsqueeze(1).to(dev)  # 8 windows of 1 character
+assert torch.equal(F.one_hot(x[:, 0], V).float() @ model.weight, model(x))
+print("one_hot @ W equals picking rows of W: True")
+
+# %% [markdown]
+# Train it: start from all-zero logits (every next character equally likely), and take 1,000 steps of
+# gradient descent (AdamW) on the cross-entropy of random batches of 4,096 character pairs. The
+# learned model has no smoothing; like the counting model with a tiny `α`, it is a maximum-likelihood
+# fit, so the two should land at the same loss.
+
+# %%
+seed_everything(0)
+model = BigramLM(V).to(dev)
+g = torch.Generator().manual_seed(0)
+losses = train_next_token(model, train_ids, steps=1000, batch_size=4096, lr=0.1, generator=g)
+learned_val = evaluate(model, val_ids)
+print(f"first step loss {losses[0]:.3f} (= log {V} = {math.log(V):.3f}: all equal), last 100 steps mean {sum(losses[-100:]) / 100:.2f}")
+print(f"validation loss: learned {learned_val:.2f}, counting {counting_val:.2f}")
+print("gap within 0.02 nats:", abs(learned_val - counting_val) < 0.02)
+
+# %% tags=["nbval-ignore-output"]
+print(f"exact figures on this machine: learned {learned_val:.4f}, counting {counting_val:.4f}, gap {learned_val - counting_val:+.4f} nats/char")
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(losses, lw=0.8, label="training batch loss")
+ax.axhline(counting_val, color="red", ls="--", label="counting bigram, validation")
+ax.set_xlabel("step")
+ax.set_ylabel("cross-entropy (nats/char)")
+ax.set_ylim(2.3, 4.6)
+ax.legend()
+ax.set_title("Learning the bigram table by gradient descent")
+plt.show()
+
+# %% [markdown]
+# The learned model reaches the counting model's loss: gradient descent found the same answer that
+# counting gives in one step. Counting only works for this tiny model. For anything bigger (chapter 03
+# onwards) we have no formula, only gradient descent, so it is good to see it get the right answer
+# where we can check it.
+#
+# ### Samples
+#
+# Start from a newline and draw 200 characters, one at a time, each from the model's probabilities.
+
+# %%
+g = torch.Generator().manual_seed(42)
+print(tok.decode(sample(counting, tok.encode("\n"), 200, generator=g)))
+
+# %% tags=["nbval-ignore-output"]
+# The learned model's numbers differ from machine to machine in the last digits, so its sample may too.
+g = torch.Generator().manual_seed(42)
+print(tok.decode(sample(model, tok.encode("\n"), 200, generator=g)))
+
+# %% [markdown]
+# Word-like bits, real short words ("the", "of"), capital letters after a newline, but no meaning: one
+# character of memory is not enough. Chapter 03 gives the model a window of several characters.
+#
+# ## Checks
+
+# %%
+assert ru.vocab_size == 33 and ru.chars[-1] == "ё"
+assert one_hot.shape == (3, 33) and one_hot.sum().item() == 3
+assert perceptron(inputs, w_and, b_and, "step").tolist() == [0.0, 0.0, 0.0, 1.0]
+assert abs(freq[0].item() - probs_by_hand[0].item()) < 0.02  # sampling follows the probabilities
+assert all((hand[k] - numeric[k]).abs().max() < 1e-8 for k in hand)
+assert math.isinf(evaluate(CountingBigram(counts, 0.0), val_ids))
+assert 2.3 < counting_val < 2.7 < math.log(V)
+assert losses[-1] < losses[0] - 1.5
+assert abs(learned_val - counting_val) < 0.02, (learned_val, counting_val)
