@@ -404,3 +404,17 @@ def test_instruction_training_of_the_top_blocks_equals_the_plain_loop_and_leaves
 def test_freeze_gpt_refuses_a_bad_count():
     with pytest.raises(ValueError, match="0..2"):
         ft.freeze_gpt(tiny_gpt(), 3)
+
+
+def test_fine_tune_classifier_works_on_a_copy(tok):
+    gpt = tiny_gpt(seed=10)
+    before = {k: v.clone() for k, v in gpt.state_dict().items()}
+    data = ft.encode_messages(tok, [Message("spam", "WIN NOW"), Message("ham", "hi")] * 8, 16)
+    recipe = ft.ClassifierConfig(epochs=1, batch_size=4, lr=1e-3, warmup_steps=1)
+    clf, losses, seconds = ft.fine_tune_classifier(gpt, data, 1, recipe)
+    assert len(losses) == 4 and seconds > 0
+    assert all(torch.equal(v, gpt.state_dict()[k]) for k, v in before.items())
+    assert not torch.equal(clf.gpt.transformer.h[1].mlp.c_fc.weight, gpt.transformer.h[1].mlp.c_fc.weight)
+    assert torch.equal(clf.gpt.transformer.h[0].mlp.c_fc.weight, gpt.transformer.h[0].mlp.c_fc.weight)
+    again, losses2, _ = ft.fine_tune_classifier(gpt, data, 1, recipe)
+    assert losses2 == losses  # seeded: the same run twice

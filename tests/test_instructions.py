@@ -41,7 +41,8 @@ def test_instruction_set_is_big_varied_repeatable_and_correct(full_set):
     assert full_set != ins.build_instruction_set(seed=1)
     counts = collections.Counter(e.task for e in full_set)
     assert set(counts) == {"qa", "spam", "speaker", "play", "reverse", "add", "uppercase"}
-    assert counts["qa"] > 2000 and min(counts.values()) >= 100
+    assert counts["qa"] == 900 and min(counts.values()) >= 100
+    assert len([e for e in ins.build_instruction_set(sizes={"qa": None}) if e.task == "qa"]) == 2241
     for e in full_set:
         assert e.response and "\n" not in e.response and "\n" not in e.instruction + e.input
         if e.task == "reverse":

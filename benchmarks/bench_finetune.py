@@ -1,0 +1,89 @@
+"""Benchmark of chapters 09 and 10's fine-tuning runs on this CPU, one run of each, on the shipped
+base model:
+
+(a) spam classification, :data:`gptbook.finetune.SPAM_RECIPE` on the last
+    :data:`~gptbook.finetune.SPAM_TRAINABLE_BLOCKS` blocks (computing the frozen features
+    included), then accuracy and spam recall on the fixed test split. Targets: at most 3 minutes,
+    at least 98 % accuracy and 92 % spam recall.
+(b) instruction tuning, :data:`gptbook.finetune.INSTRUCTION_RECIPE` on chapter 10's instruction
+    set. Target: at most 4 minutes. ``--eval`` also scores held-out exact match by task.
+
+It prints the wall time, the number of steps, training tokens per second and the load average.
+
+Run:  .venv/bin/python benchmarks/bench_finetune.py [--threads N] [--only a|b] [--eval]
+Timings depend on what else runs on the machine; the CPU here has 2 cores shared with other work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import time
+
+import torch
+
+from gptbook import finetune as ft
+from gptbook import instructions as ins
+from gptbook.data import sms_spam
+from gptbook.pretrained import load_base_model
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs"
+
+
+def bench_spam(gpt, tok) -> None:
+    split = ft.stratified_split(sms_spam())
+    train = ft.encode_messages(tok, split.train, gpt.config.context)
+    test = ft.encode_messages(tok, split.test, gpt.config.context)
+    print(f"(a) spam: {len(train)} training messages, {sum(map(len, train.ids)):,} tokens; {load()}")
+    clf, losses, seconds = ft.fine_tune_classifier(gpt, train)
+    r = ft.evaluate_classifier(clf, test)
+    tokens = sum(map(len, train.ids)) * ft.SPAM_RECIPE.epochs
+    print(f"    fine-tuning: {seconds:.1f} s, {len(losses)} steps, {tokens / seconds:,.0f} training tokens/s "
+          f"(target: at most 180 s)")
+    print(f"    test: accuracy {r.accuracy:.2%}, spam recall {r.spam_recall:.2%}, precision {r.spam_precision:.2%}, "
+          f"confusion {r.confusion}; {load()}")
+
+
+def bench_instructions(gpt, tok, evaluate: bool) -> None:
+    examples = ins.build_instruction_set(seed=0)
+    train_ex, test_ex = ins.split_instruction_set(examples, test_per_task=40, seed=0)
+    rows = [r for r in (ft.encode_instruction(tok, e, gpt.config.context) for e in train_ex) if r is not None]
+    n_tokens = sum(len(r[0]) for r in rows)
+    print(f"(b) instructions: {len(rows)} training examples, {n_tokens:,} tokens; {load()}")
+    model = copy.deepcopy(gpt)
+    t0 = time.perf_counter()
+    losses = ft.train_instructions(model, rows, ft.INSTRUCTION_RECIPE)
+    seconds = time.perf_counter() - t0
+    print(f"    fine-tuning: {seconds:.1f} s, {len(losses)} steps, {n_tokens * ft.INSTRUCTION_RECIPE.epochs / seconds:,.0f} "
+          f"training tokens/s (target: at most 240 s); {load()}")
+    if evaluate:
+        ok = [e for e in test_ex if len(tok.encode(ins.example_prompt(e))) + 24 <= gpt.config.context]
+        acc = ft.accepted_answers(examples)
+        before = ft.exact_match_by_task(gpt, tok, ok, acc)
+        after = ft.exact_match_by_task(model, tok, ok, acc)
+        for task in sorted(after):
+            print(f"    {task:>10}: exact match {before[task][0]}/{before[task][1]} before, {after[task][0]}/{after[task][1]} after")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads for this run")
+    parser.add_argument("--only", choices=["a", "b"], help="run one benchmark")
+    parser.add_argument("--eval", action="store_true", help="(b): also score held-out exact match by task")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    gpt, tok = load_base_model("cpu")
+    print(f"base model: {gpt.config}; torch threads {torch.get_num_threads()}")
+    if args.only in (None, "a"):
+        bench_spam(gpt, tok)
+    if args.only in (None, "b"):
+        bench_instructions(gpt, tok, args.eval)
+
+
+if __name__ == "__main__":
+    main()
