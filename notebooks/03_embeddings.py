@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -172,11 +177,12 @@ print(f"parameters: {model.num_params():,}")
 # %%
 seed_everything(0)
 with_pos = FixedWindowLM(V, context, d_embed=16, d_hidden=256, positional=True).to(dev)
-w = torch.tensor([tok.encode("to be or")], device=dev)  # 'o' at places 1 and 4
+phrase = torch.tensor([tok.encode("to be or")], device=dev)  # 'o' at places 1 and 6 (counting from 0)
 with torch.no_grad():
-    e = with_pos.embed_window(w)[0]
-print("'o' at place 1 vs place 4, token embedding only:", torch.equal(with_pos.embed(w)[0, 1], with_pos.embed(w)[0, 4]))
-print("'o' at place 1 vs place 4, token + position    :", torch.equal(e[1], e[4]))
+    e = with_pos.embed_window(phrase)[0]
+    same_token = torch.equal(with_pos.embed(phrase)[0, 1], with_pos.embed(phrase)[0, 6])
+print("'o' at place 1 vs place 6, token embedding only:", same_token)
+print("'o' at place 1 vs place 6, token + position    :", torch.equal(e[1], e[6]))
 
 # %% [markdown]
 # Our window model, though, already knows positions: slot 1 of the long vector always holds the
@@ -274,9 +280,10 @@ plt.show()
 
 # %% [markdown]
 # A number to go with the picture: for each group, the mean cosine similarity between two of its
-# members, next to the mean between members of different groups.
+# members, next to the mean between members of different groups. (Trained numbers: they vary a little
+# from machine to machine, so this cell's output is not compared.)
 
-# %%
+# %% tags=["nbval-ignore-output"]
 unit = emb16 / np.linalg.norm(emb16, axis=1, keepdims=True)
 label = np.array([next((k for k, (_, s) in enumerate(groups.items()) if c in s), -1) for c in tok.chars])
 sims = unit @ unit.T
@@ -286,16 +293,18 @@ for k, name in enumerate(groups):
     members = np.where(label == k)[0]
     block = sims[np.ix_(members, members)]
     within[name] = block[~np.eye(len(members), dtype=bool)].mean()
-    print(f"{name:30} mean cosine inside the group {within[name]:.1f}")
-print(f"{'between different groups':30} mean cosine {between:.1f}")
+    print(f"{name:30} mean cosine inside the group {within[name]:+.2f}")
+print(f"{'between different groups':30} mean cosine {between:+.2f}")
+print("groups closer inside than to the rest:", [name for name in groups if within[name] > between])
 
 # %% [markdown]
-# What to see, honestly. The groups are not cleanly separated clusters, and the picture uses only 2
-# of 16 dimensions. But characters of one kind sit closer to each other than to the rest: the
-# within-group cosines are above the between-group one, most clearly for the digits and the
-# upper-case letters, and the vowels form their own corner of the lower-case letters. Nobody told the
-# model which characters are vowels or digits; it found that they are used alike, from next-character
-# prediction alone. Chapter 04 does the same with whole words.
+# What to see, honestly. The picture uses only 2 of 16 dimensions, and the groups are not cleanly
+# separated clusters: they overlap. The numbers above are a better guide. In the run stored with this
+# notebook every group is, on average, a little closer inside than to the other groups; the vowels
+# most clearly (a vowel's nearest companions are other vowels, since vowels and consonants take turns
+# in English words), the digits least (the text has few numbers, so their vectors learned little).
+# Nobody told the model which characters are vowels or capitals: it found that they are used alike,
+# from next-character prediction alone. Chapter 04 does the same with whole words.
 #
 # ## Checks
 
@@ -303,8 +312,8 @@ print(f"{'between different groups':30} mean cosine {between:.1f}")
 assert torch.equal(by_matmul, by_lookup) and torch.equal(emb(ids), by_lookup)
 assert math.isclose(cosine(u, v), 1.0, rel_tol=1e-6) and abs(cosine(u, w)) < 1e-6 and math.isclose(cosine(u, o), -1.0, rel_tol=1e-6)
 assert torch.allclose(logits, package, atol=1e-6)
-assert not torch.equal(e[1], e[4])
+assert same_token and not torch.equal(e[1], e[6])
 assert torch.allclose(with_pos(xb), without(xb), atol=1e-5)
 assert 2.3 < bigram_val < 2.7
 assert window_val < bigram_val - 0.3, (window_val, bigram_val)
-assert within["digits"] > between and within["upper-case"] > between
+assert within["vowels a e i o u"] > between + 0.1 and within["upper-case"] > between
