@@ -276,10 +276,11 @@ class Notebook:
     def open(self) -> None:
         from playwright.sync_api import expect
 
-        self.page.goto(self.lab.page_url(self.name))
-        self.page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell", timeout=90_000)
+        slow = 5 * WAIT_S * 1000  # loading JupyterLab and starting a kernel are the slowest steps
+        self.page.goto(self.lab.page_url(self.name), timeout=slow)
+        self.page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell", timeout=slow)
         status = self.page.locator("#jp-main-statusbar")
-        expect(status).to_contain_text(re.compile(r"\| Idle"), timeout=90_000)
+        expect(status).to_contain_text(re.compile(r"\| Idle"), timeout=slow)
 
     def run_all(self, timeout_s: float = RUN_TIMEOUT_S) -> float:
         """Clear the saved outputs, Run All in the fresh kernel, wait for every cell; returns seconds."""
@@ -345,6 +346,7 @@ class Notebook:
 
         locator = self.page.locator(f".jp-OutputArea-output .{css_class}")
         expect(locator).to_have_count(1)
+        locator.scroll_into_view_if_needed()  # JupyterLab skips rendering cells out of view
         expect(locator).to_be_visible()
         return locator
 
