@@ -4,3 +4,16 @@ Each widget is a thin ipywidgets layer over a plain function that returns what t
 chapters call that function once in a checked cell, so nbval tests the logic and the browser tests in
 ``tests/browser`` test the widget itself.
 """
+
+import io
+from typing import Any
+
+
+def figure_png(fig: Any, dpi: int = 80) -> bytes:
+    """A matplotlib figure as PNG bytes (for an ``ipywidgets.Image``); the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()

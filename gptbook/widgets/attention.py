@@ -14,12 +14,13 @@ texts are cut to their last ``max_tokens`` tokens so the heatmap stays readable.
 from __future__ import annotations
 
 import html
-import io
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+
+from gptbook.widgets import figure_png
 
 
 class AttentionInputError(ValueError):
@@ -126,14 +127,6 @@ def attention_figure(view: AttentionView, ax: Any = None) -> Any:
     return fig
 
 
-def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    return buf.getvalue()
-
 
 def error_html(message: str) -> str:
     """A refused input, as the widget shows it."""
@@ -174,7 +167,7 @@ def attention_widget(model: Any, tokenizer: Any, text: str, layer: int = 0, head
             out.value = error_html(str(e))
             chart.layout.display = "none"
             return
-        chart.value = _png(attention_figure(view))
+        chart.value = figure_png(attention_figure(view))
         chart.layout.display = None
         out.value = f'<p class="gptbook-attention-summary">{html.escape(view.summary())}</p>'
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import html
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import torch
 
 from gptbook.sampling import next_token_probs
+from gptbook.widgets import figure_png
 
 
 class PromptError(ValueError):
@@ -167,14 +167,6 @@ def view_figure(view: NextTokenView, ax: Any = None) -> Any:
     return fig
 
 
-def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    return buf.getvalue()
-
 
 def error_html(message: str) -> str:
     """A refused prompt, as the widget shows it."""
@@ -217,7 +209,7 @@ def temperature_widget(
             out.value = error_html(str(e))
             chart.layout.display = "none"
             return
-        chart.value = _png(view_figure(view))
+        chart.value = figure_png(view_figure(view))
         chart.layout.display = None
         out.value = f'<p class="gptbook-temperature-summary">{html.escape(view.summary())}</p>'
 
