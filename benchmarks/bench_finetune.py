@@ -6,7 +6,8 @@ base model:
     included), then accuracy and spam recall on the fixed test split. Targets: at most 3 minutes,
     at least 98 % accuracy and 92 % spam recall.
 (b) instruction tuning, :data:`gptbook.finetune.INSTRUCTION_RECIPE` on chapter 10's instruction
-    set. Target: at most 4 minutes. ``--eval`` also scores held-out exact match by task.
+    set. Target: at most 4 minutes. ``--eval`` also scores held-out exact match and well-formed
+    answers by task.
 
 It prints the wall time, the number of steps, training tokens per second and the load average.
 
@@ -63,10 +64,12 @@ def bench_instructions(gpt, tok, evaluate: bool) -> None:
     if evaluate:
         ok = [e for e in test_ex if len(tok.encode(ins.example_prompt(e))) + 24 <= gpt.config.context]
         acc = ft.accepted_answers(examples)
-        before = ft.exact_match_by_task(gpt, tok, ok, acc)
-        after = ft.exact_match_by_task(model, tok, ok, acc)
-        for task in sorted(after):
-            print(f"    {task:>10}: exact match {before[task][0]}/{before[task][1]} before, {after[task][0]}/{after[task][1]} after")
+        before = ft.score_answers(ok, [ft.answer(gpt, tok, e) for e in ok], acc)
+        after = ft.score_answers(ok, [ft.answer(model, tok, e) for e in ok], acc)
+        for task, a in after.items():
+            b = before[task]
+            formed = "" if a.well_formed is None else f"; well formed {b.well_formed}/{b.total} before, {a.well_formed}/{a.total} after"
+            print(f"    {task:>10}: exact match {b.right}/{b.total} before, {a.right}/{a.total} after{formed}")
 
 
 def main() -> None:

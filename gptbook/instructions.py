@@ -10,7 +10,9 @@ Read from top to bottom, like the chapter:
    speaks a line, and in which play a character speaks.
 3. Generated tasks with answers a program can check: reverse a word, add two small numbers, write a
    phrase in capital letters.
-4. :func:`build_instruction_set` mixes them (seeded, so the same set every time) and
+4. :func:`well_formed` tells whether an answer has the right form (a number, a play's title...),
+   whether or not it is right.
+5. :func:`build_instruction_set` mixes them (seeded, so the same set every time) and
    :func:`split_instruction_set` holds out a fixed number of examples per task for exact-match tests.
 
 The template follows the idea of instruction tuning (Wei et al., 2021, FLAN; Ouyang et al., 2022,
@@ -273,6 +275,39 @@ def uppercase_examples(words: Sequence[str], n: int, rng: random.Random, n_words
         phrase = " ".join(rng.sample(words, n_words))
         out.append(Example("uppercase", "Write this phrase in capital letters.", phrase, phrase.upper()))
     return out
+
+
+@functools.cache
+def speaker_names() -> frozenset[str]:
+    """Every speaker name of the plays in :data:`PLAY_TITLES` (title case, as the speaker task answers)."""
+    return frozenset(s.speaker for s in shakespeare_speeches())
+
+
+def well_formed(example: Example, answer: str) -> bool | None:
+    """Does ``answer`` have the *form* a right answer to ``example`` has, right or wrong?
+
+    A model that learned the format but not the task still gives well-formed answers: ``spam`` or
+    ``ham``; a whole number for a sum; a name that speaks in the plays for a speaker; a play's title;
+    one lower-case word as long as the input for a reversal; capital letters with as many words as the
+    input for upper case. Free-text answers (``qa``) have no form to check: ``None``.
+    """
+    answer = answer.strip()
+    task = example.task
+    if task == "qa":
+        return None
+    if task == "spam":
+        return answer in ("spam", "ham")
+    if task == "add":
+        return re.fullmatch(r"\d+", answer) is not None
+    if task == "speaker":
+        return answer in speaker_names()
+    if task == "play":
+        return answer in PLAY_TITLES.values()
+    if task == "reverse":
+        return re.fullmatch(r"[a-z]+", answer) is not None and len(answer) == len(example.input)
+    if task == "uppercase":
+        return re.fullmatch(r"[A-Z]+( [A-Z]+)*", answer) is not None and len(answer.split()) == len(example.input.split())
+    raise ValueError(f"Unknown task {task!r}; the tasks are {sorted(DEFAULT_SIZES)}.")
 
 
 # ---------------------------------------------------------------------------------------------

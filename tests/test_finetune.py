@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import collections
-
 import pytest
 import torch
 
@@ -31,15 +29,25 @@ def test_stratified_split_is_fixed_disjoint_and_keeps_the_spam_share():
     msgs = sms_spam()
     a, b = ft.stratified_split(msgs), ft.stratified_split(msgs)
     assert a == b
-    assert len(a.train) + len(a.val) + len(a.test) == len(msgs) == 4862
-    assert collections.Counter(a.train + a.val + a.test) == collections.Counter(msgs)
-    share = 642 / 4862
-    for part, n in ((a.test, 972), (a.val, 486)):
+    unique = set(msgs)
+    assert len(unique) == 4534 and sum(m.label == "spam" for m in unique) == 561
+    # every distinct message exactly once, on one side only: repeats cannot leak into the test
+    everything = a.train + a.val + a.test
+    assert len(everything) == len(set(everything)) == len(unique) and set(everything) == unique
+    assert not set(a.test) & set(a.train) and not set(a.val) & set(a.train) and not set(a.val) & set(a.test)
+    share = 561 / 4534
+    for part, n in ((a.test, 907), (a.val, 453)):
         assert abs(len(part) - n) <= 2
         assert abs(sum(m.label == "spam" for m in part) / len(part) - share) < 0.005
     assert ft.stratified_split(msgs, seed=1) != a
     with pytest.raises(ValueError, match="add up to less than 1"):
         ft.stratified_split(msgs, val_fraction=0.5, test_fraction=0.5)
+
+
+def test_stratified_split_keeps_a_repeated_message_once_at_its_first_place():
+    m = [Message("ham", f"hello {i}") for i in range(20)] + [Message("spam", f"WIN {i}") for i in range(10)]
+    s = ft.stratified_split(m + m[::-1] + m[:5])
+    assert s == ft.stratified_split(m)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -418,3 +426,31 @@ def test_fine_tune_classifier_works_on_a_copy(tok):
     assert torch.equal(clf.gpt.transformer.h[0].mlp.c_fc.weight, gpt.transformer.h[0].mlp.c_fc.weight)
     again, losses2, _ = ft.fine_tune_classifier(gpt, data, 1, recipe)
     assert losses2 == losses  # seeded: the same run twice
+
+
+def test_score_answers_counts_exact_and_well_formed_answers_per_task():
+    exs = [
+        Example("add", "Add these two numbers.", "3 + 4", "7"),
+        Example("add", "Add these two numbers.", "1 + 1", "2"),
+        Example("add", "Add these two numbers.", "2 + 2", "4"),
+        Example("qa", "Hi?", "", "Hello."),
+        Example("qa", "Hi?", "", "Hi."),
+    ]
+    scores = ft.score_answers(exs[:4], ["7", "3", "four", "Hi."], ft.accepted_answers(exs))
+    assert scores == {"add": ft.TaskScore(1, 2, 3), "qa": ft.TaskScore(1, None, 1)}
+    assert scores["add"].exact == pytest.approx(1 / 3) and scores["add"].formed == pytest.approx(2 / 3)
+    assert scores["qa"].formed is None
+    # without the accepted answers only the example's own response counts
+    assert ft.score_answers(exs[3:4], ["Hi."])["qa"].right == 0
+    with pytest.raises(ValueError, match="2 answers for 1 examples"):
+        ft.score_answers(exs[:1], ["7", "8"])
+
+
+def test_class_weights_may_be_integers_and_weigh_the_loss(tok):
+    data = ft.encode_messages(tok, [Message("ham", "hi there"), Message("spam", "WIN NOW")] * 4, 16)
+    losses = {}
+    for weights in [None, (1, 3), (1.0, 3.0)]:
+        clf = ft.GPTClassifier(tiny_gpt())
+        ft.freeze(clf, 0)
+        losses[weights] = ft.train_classifier(clf, data, ft.ClassifierConfig(epochs=1, batch_size=8, class_weights=weights))
+    assert losses[(1, 3)] == losses[(1.0, 3.0)] != losses[None]

@@ -117,3 +117,31 @@ def test_split_holds_out_each_task_and_never_leaks_a_prompt(full_set):
     assert (train, test) == ins.split_instruction_set(full_set, test_per_task=30)
     with pytest.raises(ValueError, match="not enough to hold out"):
         ins.split_instruction_set(full_set[:50], test_per_task=40)
+
+
+@pytest.mark.parametrize(
+    ("task", "input", "good", "bad"),
+    [
+        ("spam", "WIN now", ["spam", "ham", " ham "], ["Spam", "spam!", "maybe", ""]),
+        ("add", "3 + 4", ["7", "12", "0"], ["seven", "7.0", "-1", "7 8", ""]),
+        ("speaker", "To be, or not", ["Falstaff", "First Lord", "Cleopatra"], ["Bob", "falstaff", ""]),
+        ("play", "Banquo", ["Macbeth", "The Tempest", "Henry IV, Part 1"], ["Hamlet?", "macbeth", "The Tempest."]),
+        ("reverse", "night", ["thgin", "abcde"], ["thg", "THGIN", "thg in", "thgins"]),
+        ("uppercase", "fair lady", ["FAIR LADY", "SOME WORD"], ["FAIR", "Fair Lady", "FAIR  LADY X", "fair lady"]),
+    ],
+)
+def test_well_formed_checks_the_form_of_an_answer_not_its_truth(task, input, good, bad):
+    ex = ins.Example(task, "an instruction", input, "unused")
+    assert all(ins.well_formed(ex, a) for a in good)
+    assert not any(ins.well_formed(ex, a) for a in bad)
+
+
+def test_well_formed_has_no_rule_for_free_text_and_refuses_unknown_tasks():
+    assert ins.well_formed(ins.Example("qa", "Hi?", "", "Hello."), "anything at all") is None
+    with pytest.raises(ValueError, match="Unknown task 'poem'"):
+        ins.well_formed(ins.Example("poem", "Write.", "", "x"), "x")
+
+
+def test_every_response_in_the_instruction_set_is_well_formed(full_set):
+    for ex in full_set:
+        assert ins.well_formed(ex, ex.response) in (True, None), ex

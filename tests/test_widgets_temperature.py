@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -57,6 +59,8 @@ def test_temperature_zero_is_the_argmax_and_high_t_is_flatter(model, tok):
     v5 = next_token_view(model, tok, "To be", 5.0, top=3)
     assert v0.ids[0] == v1.ids[0] and v0.probs[0] == 1.0 and v0.entropy_bits == 0.0
     assert v5.probs[0] < v1.probs[0] and v5.entropy_bits > v1.entropy_bits > 0
+    # one token takes everything: the entropy is +0, printed as "entropy 0.00 bits", never "-0.00"
+    assert math.copysign(1.0, v0.entropy_bits) == 1.0 and "entropy 0.00 bits" in v0.summary()
 
 
 def test_long_prompt_is_cropped_not_refused(model, tok):

@@ -140,7 +140,7 @@ def attention_widget(model: Any, tokenizer: Any, text: str, layer: int = 0, head
     """
     import ipywidgets as w
 
-    box = w.Text(value=text, description="Text", continuous_update=False, layout=w.Layout(width="95%"))
+    box = w.Textarea(value=text, description="Text", continuous_update=False, layout=w.Layout(width="95%"))
     layer_slider = w.IntSlider(value=layer, min=0, max=model.config.n_layer - 1, description="Layer",
                                continuous_update=False)
     head_slider = w.IntSlider(value=head, min=0, max=model.config.n_head - 1, description="Head",

@@ -97,9 +97,10 @@ def generate_widget(
     box = w.Textarea(value=prompt, description="Prompt", continuous_update=False, layout=w.Layout(width="95%"))
     temp = w.FloatSlider(
         value=temperature, min=0.0, max=max_temperature, step=0.05, description="Temperature",
-        continuous_update=False, readout_format=".2f",
+        continuous_update=False, readout_format=".2f", style={"description_width": "initial"},
     )
-    length = w.IntSlider(value=max_new_tokens, min=1, max=200, description="New tokens", continuous_update=False)
+    length = w.IntSlider(value=max_new_tokens, min=1, max=200, description="New tokens", continuous_update=False,
+                         style={"description_width": "initial"})
     seed = w.IntText(value=0, description="Seed")
     out = w.HTML()
     box.add_class("gptbook-generate-prompt")

@@ -141,7 +141,7 @@ def next_token_view(
         labels=[token_label(tokenizer, i) for i in best.indices.tolist()],
         probs=best.values.tolist(),
         total=float(probs.sum()),
-        entropy_bits=max(entropy, 0.0),
+        entropy_bits=entropy if entropy > 0 else 0.0,  # never -0.0 (a one-token distribution)
         vocab_size=probs.numel(),
     )
 
@@ -193,7 +193,7 @@ def temperature_widget(
     box = w.Textarea(value=prompt, description="Prompt", continuous_update=False, layout=w.Layout(width="95%"))
     slider = w.FloatSlider(
         value=temperature, min=0.0, max=max_temperature, step=0.05, description="Temperature",
-        continuous_update=False, readout_format=".2f",
+        continuous_update=False, readout_format=".2f", style={"description_width": "initial"},
     )
     chart = w.Image(format="png")
     out = w.HTML()

@@ -398,7 +398,7 @@ def check_attention_widget(nb, model: str, tokenizer: str, shot: str, max_tokens
     is what attention_view computes for the values shown, and the heatmap is a new picture each time."""
     setup = "from gptbook.widgets.attention import attention_view, error_html" + REFUSAL
     ui = nb.widget("gptbook-attention")
-    text_box = ui.locator(".gptbook-attention-text input")
+    text_box = ui.locator(".gptbook-attention-text textarea")
     layer, head = ui.locator(".gptbook-attention-layer"), ui.locator(".gptbook-attention-head")
     summary, chart = ui.locator(".gptbook-attention-summary"), ui.locator(".gptbook-attention-chart")
     n_layer, n_head = nb.kernel_eval(f"[{model}.config.n_layer, {model}.config.n_head]")
@@ -411,11 +411,9 @@ def check_attention_widget(nb, model: str, tokenizer: str, shot: str, max_tokens
         )
         expect_new_picture(nb, chart, shown)
 
-    # The starting text may hold line breaks, which a one-line box cannot show, so the box's text is
-    # not the text shown: check the starting state by its layer and head only, then type our own text.
-    expect(summary).to_contain_text(f"layer {readout(layer)}, head {readout(head)}:")
-    expect_new_picture(nb, chart, shown)
-    nb.type_into(text_box, "ROMEO: But soft, what light through yonder window breaks?", enter=True)
+    expect_view()  # the starting text, line breaks and all, is what the box holds
+    nb.type_into(text_box, "ROMEO:\nBut soft, what light through yonder window breaks?")
+    nb.page.keyboard.press("Tab")  # the text box updates when it loses focus
     expect(summary).to_contain_text("'?'")  # the last token is now the question mark
     expect_view()
     start_layer, start_head = int(readout(layer)), int(readout(head))
@@ -427,7 +425,8 @@ def check_attention_widget(nb, model: str, tokenizer: str, shot: str, max_tokens
     expect_view()
     nb.screenshot(ui, f"{shot}_attention")
 
-    nb.type_into(text_box, "   ", enter=True)
+    nb.type_into(text_box, "   ")
+    nb.page.keyboard.press("Tab")
     refusal = nb.kernel_eval(
         f"_refusal(attention_view, {model}, {tokenizer}, '   ', 0, 0, {max_tokens})", setup
     )

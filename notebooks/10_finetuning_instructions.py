@@ -168,22 +168,32 @@ print(f"tokens per example: median {int(np.median(lengths))}, longest {lengths.m
 # %% [markdown]
 # ## Before fine-tuning
 #
-# Exact match: the model's greedy answer, up to the first newline, must equal the expected answer
-# exactly (for a question with several answers in the corpus, any of them counts). Test examples
-# that do not fit the context with room for the answer are left out.
+# We score each held-out answer two ways:
+#
+# * **exact match**: the model's greedy answer, up to the first newline, equals the expected answer
+#   exactly (for a question with several answers in the corpus, any of them counts);
+# * **well formed**: the answer has the *form* of a right answer, right or wrong: `spam` or `ham`,
+#   a whole number for a sum, a name that speaks in the plays, a play's title, one lower-case word of
+#   the right length for a reversal, capital letters for the upper-case task
+#   (`ins.well_formed`). Free-text chat answers have no form to check.
+#
+# The second score separates two things fine-tuning can teach: *how* to answer, and *what*.
+# Test examples that do not fit the context with room for the answer are left out.
 
 # %%
 MAX_NEW = 24
 test_ok = [e for e in test_ex if len(tok.encode(ins.example_prompt(e))) + MAX_NEW <= cfg.context]
 print(f"{len(test_ok)} of {len(test_ex)} test examples fit")
-before = ft.exact_match_by_task(gpt, tok, test_ok, accepted, MAX_NEW)
-for e in [next(x for x in test_ok if x.task == t) for t in ("add", "reverse")]:
-    print(f"{e.input!r} -> base model says {ft.answer(gpt, tok, e, MAX_NEW)!r}")
+answers_before = [ft.answer(gpt, tok, e, MAX_NEW) for e in test_ok]
+before = ft.score_answers(test_ok, answers_before, accepted)
+for t in ("add", "spam", "reverse"):
+    i = next(i for i, x in enumerate(test_ok) if x.task == t)
+    print(f"{test_ok[i].input[:40]!r} -> base model says {answers_before[i]!r}")
 
 # %% [markdown]
 # ## Fine-tuning
 #
-# The package's recipe (`ft.INSTRUCTION_RECIPE`): every weight learns, for one pass over the
+# The package's recipe (`ft.INSTRUCTION_RECIPE`): every weight learns, for three passes over the
 # training examples, with AdamW (warm-up, then cosine decay). Its time on this CPU is measured by
 # `benchmarks/bench_finetune.py` (the target is at most 4 minutes).
 
@@ -210,33 +220,57 @@ plt.show()
 # ## After fine-tuning
 
 # %%
-after = ft.exact_match_by_task(gpt, tok, test_ok, accepted, MAX_NEW)
+answers_after = [ft.answer(gpt, tok, e, MAX_NEW) for e in test_ok]
+after = ft.score_answers(test_ok, answers_after, accepted)
+
+
+def share(scores, field):
+    """The share over every task that has the field (well-formed leaves out free-text answers)."""
+    kept = [s for s in scores.values() if getattr(s, field) is not None]
+    return sum(getattr(s, field) for s in kept) / sum(s.total for s in kept)
+
+
+tot_b, tot_a = share(before, "right"), share(after, "right")
+form_b, form_a = share(before, "well_formed"), share(after, "well_formed")
 
 # %% tags=["nbval-ignore-output"]
-print(f"{'task':>10} {'before':>8} {'after':>8}   (exact match on held-out examples)")
+def pct(x):
+    return "-" if x is None else f"{x:.0%}"
+
+
+print(f"{'task':>10} {'exact match':>20} {'well formed':>20} {'examples':>9}")
+print(f"{'':>10} {'before':>10}{'after':>10} {'before':>10}{'after':>10}")
 for task in sorted(after):
     b, a = before[task], after[task]
-    print(f"{task:>10} {b[0] / b[1]:>8.0%} {a[0] / a[1]:>8.0%}   of {a[1]}")
-tot_b = sum(v[0] for v in before.values()) / sum(v[1] for v in before.values())
-tot_a = sum(v[0] for v in after.values()) / sum(v[1] for v in after.values())
-print(f"{'all':>10} {tot_b:>8.0%} {tot_a:>8.0%}")
+    print(f"{task:>10} {pct(b.exact):>10}{pct(a.exact):>10} {pct(b.formed):>10}{pct(a.formed):>10} {a.total:>9}")
+print(f"{'all':>10} {pct(tot_b):>10}{pct(tot_a):>10} {pct(form_b):>10}{pct(form_a):>10} {len(test_ok):>9}")
 
 # %% tags=["nbval-ignore-output"]
 for task in sorted(after):
-    for e in [x for x in test_ok if x.task == task][:2]:
-        print(f"[{task}] {e.instruction} {e.input[:50]!r}\n    expected {e.response!r:<28} model {ft.answer(gpt, tok, e, MAX_NEW)!r}")
+    for i in [i for i, x in enumerate(test_ok) if x.task == task][:2]:
+        e = test_ok[i]
+        print(f"[{task}] {e.instruction} {e.input[:50]!r}\n    expected {e.response!r:<28} model {answers_after[i]!r}")
 
 # %% [markdown]
 # What to read from the table (your numbers may differ a little; the Checks hold on any run):
 #
-# * Before fine-tuning the base model scores close to nothing: it continues the text instead of
-#   answering, and rarely ends its line where an answer should end.
-# * After fine-tuning it answers in the right format for every task. It labels text messages well
-#   and adds small numbers often. Speakers and plays it mostly guesses among a few names.
+# * Before fine-tuning the base model scores nothing: it continues the text (usually with
+#   Shakespeare) instead of answering, and almost none of its answers even has the right form.
+# * After fine-tuning most answers have the right form: nearly every label, number, speaker's name
+#   and play title, fewer of the letter tasks. That is most of what a 2.6-million-parameter model
+#   learns here: *how* to answer.
+# * *What* to answer it learns only where the input itself carries the answer: it labels text
+#   messages well (spam uses words like "free", "claim", "txt"). It writes sums of the right size
+#   but rarely the right one, and names characters of other plays: arithmetic and facts need far
+#   more examples, or a far bigger model, than we have here.
 # * Reversing a word or writing it in capitals is hard for a model that sees *tokens*, not letters
-#   (chapter 01): it must know how each token is spelled.
+#   (chapter 01): it must know how each token is spelled, and nothing in its training taught that.
 # * Held-out chat questions are new questions with free-form answers: exact match is almost
-#   never reached, even when the answer is sensible.
+#   never reached, even when the answer is a sensible sentence.
+#
+# Real assistants start from models ten thousand times bigger, which already know facts and
+# arithmetic from pretraining; instruction tuning then mostly teaches them the format, just as it
+# does here.
 #
 # ## A chat box
 #
@@ -261,10 +295,11 @@ assert all(n == 40 for n in collections.Counter(e.task for e in test_ex).values(
 assert loss_a == loss_b and same_grads and unmasked_a != unmasked_b
 assert abs(loss_a - by_hand) < 1e-4
 assert len(train_rows) >= 0.95 * len(train_ex)
-# fine-tuning helps: much better than before overall, and on the tasks a small model can learn
-assert tot_a >= tot_b + 0.25, (before, after)
-assert after["spam"][0] / after["spam"][1] >= 0.75, after
-assert after["add"][0] / after["add"][1] > before["add"][0] / before["add"][1], after
+# fine-tuning teaches the format: most answers well formed after, few before
+assert form_b < 0.2 and form_a >= 0.8, (before, after)
+# and some content: spam labels well, more exact matches overall than before
+assert after["spam"].exact >= 0.7 and after["spam"].exact > before["spam"].exact + 0.3, (before, after)
+assert tot_a >= tot_b + 0.05, (before, after)
 assert np.mean(losses[-20:]) < np.mean(losses[:20]) / 2
 assert r.ok and chat_reply(gpt, tok, "  ").error.startswith("The instruction is empty")
 assert "tokens long" in chat_reply(gpt, tok, "Reverse the letters of this word.", "very long input " * 80).error

@@ -25,7 +25,7 @@
 #
 # * **zero-shot prompting**: ask the base model "Is this message spam or ham?" and compare the
 #   probability it gives to the word *spam* and to the word *ham* (Radford et al., 2019);
-# * **few-shot prompting**: the same, after four worked examples in the prompt (Brown et al., 2020);
+# * **few-shot prompting**: the same, after two worked examples in the prompt (Brown et al., 2020);
 # * the **same network from random weights**, trained the same way: what pretraining is worth.
 #
 # The data is the SMS Spam Collection (Almeida, Gómez Hidalgo and Yamakami, 2011, *Contributions to
@@ -69,6 +69,16 @@ for m in [next(m for m in messages if m.label == lab) for lab in ("spam", "ham")
 # %% [markdown]
 # ### A fixed, stratified split
 #
+# The collection repeats some messages: the same spam is often sent many times. If one copy
+# landed in the training part and another in the test part, the model could pass the test from
+# memory. So we first keep each message once.
+
+# %%
+unique = list(dict.fromkeys(messages))  # a dict keeps the first place of each message
+n_unique_spam = sum(m.label == "spam" for m in unique)
+print(f"{len(messages) - len(unique)} repeats removed: {len(unique)} distinct messages, {n_unique_spam} spam")
+
+# %% [markdown]
 # We keep 20 % of the messages for the final test and 10 % for validation, and train on the rest.
 # *Stratified* means each part gets the same share of spam: we shuffle the spam and the ham messages
 # separately, with a fixed seed, and cut each list the same way. By hand first:
@@ -77,13 +87,13 @@ for m in [next(m for m in messages if m.label == lab) for lab in ("spam", "ham")
 rng = random.Random(0)
 parts = {"train": [], "val": [], "test": []}
 for label in ("ham", "spam"):
-    idx = [i for i, m in enumerate(messages) if m.label == label]
+    idx = [i for i, m in enumerate(unique) if m.label == label]
     rng.shuffle(idx)
     n_test, n_val = round(len(idx) * 0.2), round(len(idx) * 0.1)
     parts["test"] += idx[:n_test]
     parts["val"] += idx[n_test:n_test + n_val]
     parts["train"] += idx[n_test + n_val:]
-by_hand = {k: tuple(messages[i] for i in sorted(v)) for k, v in parts.items()}
+by_hand = {k: tuple(unique[i] for i in sorted(v)) for k, v in parts.items()}
 
 split = ft.stratified_split(messages, val_fraction=0.1, test_fraction=0.2, seed=0)
 assert (split.train, split.val, split.test) == (by_hand["train"], by_hand["val"], by_hand["test"])
@@ -169,21 +179,23 @@ zero_shot = ft.report(test.labels, zs_scores.argmax(-1).tolist())
 print(f"zero-shot took {time.perf_counter() - t0:.0f} s")
 
 # %% [markdown]
-# ## Baseline 2: show it four worked examples first (few-shot)
+# ## Baseline 2: show it two worked examples first (few-shot)
 #
-# The prompt now starts with four short messages and their labels (two of each, from the training
-# part). The model sees the pattern "message, question, answer" before our message. The shared
+# The prompt now starts with two short messages and their labels (one of each, from the training
+# part). The base model reads at most 128 tokens, and each worked example costs the template's 24
+# tokens plus its message, so two is what fits next to a message of useful length. The model sees the pattern "message, question, answer" before our message. The shared
 # start is computed once and kept in a key/value cache (chapter 07), so this costs no more than
 # zero-shot.
 
 # %%
-short = [m for m in split.train if len(tok.encode(m.text)) <= 16]
-shots = [next(m for m in short if m.label == "spam"), next(m for m in short if m.label == "ham")]
-shots += [next(m for m in short if m.label == "spam" and m not in shots),
-          next(m for m in short if m.label == "ham" and m not in shots)]
+n_tokens = {m: len(tok.encode(m.text)) for m in split.train}
+# spam is long in tokens (text speak, numbers): the first short one, and a short ham sentence
+shots = [next(m for m in split.train if m.label == "spam" and n_tokens[m] <= 20),
+         next(m for m in split.train if m.label == "ham" and 6 <= n_tokens[m] <= 12)]
 prefix = ft.few_shot_prefix(shots)
 print(prefix + "...")
-room = MAX_TOKENS - len(tok.encode(prefix)) - 20
+room = MAX_TOKENS - len(tok.encode(prefix)) - 20  # message tokens that fit after the prefix
+print(f"the prefix is {len(tok.encode(prefix))} tokens; each message keeps at most its first {room}")
 fs_scores = ft.label_logprobs(gpt, tok, prompts_for(split.test, room), prefix=prefix)
 few_shot = ft.report(test.labels, fs_scores.argmax(-1).tolist())
 
@@ -193,7 +205,7 @@ for name, r in [("always ham", always_ham), ("zero-shot", zero_shot), ("few-shot
     print(f"{name:>10}: accuracy {r.accuracy:.1%}, spam recall {r.spam_recall:.1%}, confusion {r.confusion}")
 
 # %% [markdown]
-# A model that always says "ham" is right 86.8 % of the time, and catches no spam at all. So
+# A model that always says "ham" is right about 88 % of the time, and catches no spam at all. So
 # accuracy alone hides a lot: we also report **spam recall** (the share of spam that is caught) and
 # the **confusion matrix** (rows: the true label, columns: the prediction). A small model trained on
 # Shakespeare has never seen an SMS or the word "spam" used this way; prompting it is close to
@@ -267,16 +279,18 @@ print("same logits from features as from tokens:",
 # %% [markdown]
 # ## Fine-tuning
 #
-# The package's recipe (`ft.SPAM_RECIPE`): the last two blocks, the final layer norm and the head
-# learn, for two epochs, with AdamW (warm-up, then cosine decay). Spam is rare, so its loss counts
+# The package's recipe (`ft.SPAM_RECIPE`): every weight learns, for three epochs, with AdamW
+# (warm-up, then cosine decay) and a small learning rate, so the pretrained weights move only a
+# little. We chose it by the **validation** part, never the test part (the recipes we tried are
+# listed in `ft.SPAM_RECIPE`'s documentation). Spam is rare, so its loss counts
 # twice as much as ham's: the classifier then misses less spam. `ft.fine_tune_classifier` works on a
 # copy of the base model, so `gpt` stays as it was for the next experiments; its clock includes
 # computing the frozen features.
 
 # %%
-print(ft.SPAM_RECIPE, "| trainable blocks:", ft.SPAM_TRAINABLE_BLOCKS)
-TOP = ft.SPAM_TRAINABLE_BLOCKS
-clf, losses, seconds = ft.fine_tune_classifier(gpt, train, TOP, ft.SPAM_RECIPE, progress=lambda s: tqdm(s, leave=False))
+print(ft.SPAM_RECIPE, "| trainable blocks:", ft.SPAM_TRAINABLE_BLOCKS, "(None: every weight)")
+clf, losses, seconds = ft.fine_tune_classifier(gpt, train, ft.SPAM_TRAINABLE_BLOCKS, ft.SPAM_RECIPE,
+                                               progress=lambda s: tqdm(s, leave=False))
 val_report = ft.evaluate_classifier(clf, val)
 test_report = ft.evaluate_classifier(clf, test)
 
@@ -309,14 +323,29 @@ plt.show()
 # %% [markdown]
 # ## Pretrained or random weights?
 #
-# The same network, the same frozen blocks, the same recipe, but starting from random weights
-# instead of the base model's. Everything it knows, it must learn from 3,400 messages.
+# The same network and the same recipe (every weight learns), but starting from random weights
+# instead of the base model's. Everything it knows, it must learn from about 3,200 messages.
 
 # %%
 seed_everything(0)
 random_gpt = GPT(cfg).to(dev).eval()
-rand_clf, _, rand_seconds = ft.fine_tune_classifier(random_gpt, train, TOP, ft.SPAM_RECIPE)
+rand_clf, _, rand_seconds = ft.fine_tune_classifier(random_gpt, train, ft.SPAM_TRAINABLE_BLOCKS, ft.SPAM_RECIPE)
 rand_report = ft.evaluate_classifier(rand_clf, test)
+
+# %% [markdown]
+# With over three thousand labelled messages, a network can learn spam's tell-tale words ("free",
+# "claim", "txt", long numbers) from the labels alone. Pretraining should matter most when labels
+# are **few** (Howard and Ruder's finding). So we repeat both runs with only the first 200 training
+# messages (about 30 of them spam), for 12 epochs so that both get about as many steps as before.
+
+# %%
+FEW = 200
+few_train = ft.EncodedMessages(train.ids[:FEW], train.labels[:FEW])
+FEW_RECIPE = ft.ClassifierConfig(**{**vars(ft.SPAM_RECIPE), "epochs": 12})
+few_pre_clf, _, few_pre_seconds = ft.fine_tune_classifier(gpt, few_train, ft.SPAM_TRAINABLE_BLOCKS, FEW_RECIPE)
+few_rand_clf, _, few_rand_seconds = ft.fine_tune_classifier(random_gpt, few_train, ft.SPAM_TRAINABLE_BLOCKS, FEW_RECIPE)
+few_pre, few_rand = ft.evaluate_classifier(few_pre_clf, test), ft.evaluate_classifier(few_rand_clf, test)
+print(f"{FEW} training messages, {sum(few_train.labels)} of them spam")
 
 # %% [markdown]
 # ## Frozen or unfrozen?
@@ -330,7 +359,7 @@ rand_report = ft.evaluate_classifier(rand_clf, test)
 small = ft.EncodedMessages(train.ids[:1600], train.labels[:1600])
 SMALL_RECIPE = ft.ClassifierConfig(**{**vars(ft.SPAM_RECIPE), "epochs": 1})
 variants = {}
-for k in [0, 1, TOP, None]:
+for k in [0, 1, 2, None]:
     c, _, s = ft.fine_tune_classifier(gpt, small, k, SMALL_RECIPE)
     variants[k] = (sum(p.numel() for p in c.parameters() if p.requires_grad), ft.evaluate_classifier(c, test), s)
 
@@ -342,12 +371,14 @@ n_trained = sum(p.numel() for p in clf.parameters() if p.requires_grad)
 rows = [
     ("always 'ham'", "-", always_ham, 0.0),
     ("zero-shot prompt, base model", "-", zero_shot, 0.0),
-    ("few-shot prompt (4 examples)", "-", few_shot, 0.0),
-    (f"random weights, last {TOP} blocks (recipe)", f"{n_trained:,}", rand_report, rand_seconds),
-    (f"pretrained, last {TOP} blocks (recipe)", f"{n_trained:,}", test_report, seconds),
+    ("few-shot prompt (2 examples)", "-", few_shot, 0.0),
+    ("random weights, every weight (recipe)", f"{n_trained:,}", rand_report, rand_seconds),
+    ("pretrained, every weight (recipe)", f"{n_trained:,}", test_report, seconds),
+    (f"{FEW} labels only: random weights", f"{n_trained:,}", few_rand, few_rand_seconds),
+    (f"{FEW} labels only: pretrained", f"{n_trained:,}", few_pre, few_pre_seconds),
     ("small budget: head only (linear probe)", f"{variants[0][0]:,}", variants[0][1], variants[0][2]),
     ("small budget: last 1 block", f"{variants[1][0]:,}", variants[1][1], variants[1][2]),
-    (f"small budget: last {TOP} blocks", f"{variants[TOP][0]:,}", variants[TOP][1], variants[TOP][2]),
+    ("small budget: last 2 blocks", f"{variants[2][0]:,}", variants[2][1], variants[2][2]),
     ("small budget: every weight", f"{variants[None][0]:,}", variants[None][1], variants[None][2]),
 ]
 print(f"{'method':<42} {'trained params':>14} {'accuracy':>9} {'spam recall':>12} {'confusion [[TN, FP], [FN, TP]]':>32} {'seconds':>8}")
@@ -355,12 +386,16 @@ for name, n, r, s in rows:
     print(f"{name:<42} {n:>14} {r.accuracy:>9.1%} {r.spam_recall:>12.1%} {str(r.confusion):>32} {s:>8.0f}")
 
 # %% [markdown]
-# What the table shows (your numbers may differ a little; the Checks below hold on any run):
+# What the table shows (on other hardware the last digits may differ a little):
 #
 # * Prompting the small base model is no better than always answering "ham": it was never taught
-#   what spam is, and a 4-block model trained on plays cannot pick that up from four examples.
-# * Fine-tuning reaches about 98 % accuracy and catches most spam. Starting from random weights
-#   with the same recipe is clearly worse: pretraining on Shakespeare still helps with text messages.
+#   what spam is, and a 4-block model trained on plays cannot pick that up from two examples.
+# * Fine-tuning reaches about 98.7 % accuracy and catches about 93 % of the spam.
+# * With all the labels, the same network from random weights does almost as well: spam is easy
+#   to spot from its words, and 3,200 labelled messages are enough to learn them.
+# * With only 200 labels the difference shows: the pretrained model still catches about 90 % of
+#   the spam, the random one only about 60 %. What a model learned from plain text (here, plays)
+#   helps most when labelled examples are scarce, and labels are what cost money.
 # * On the same small budget, training more of the network learns more than the head alone, and
 #   costs more time per step: ULMFiT's lesson that *what* you unfreeze is a real choice.
 #
@@ -382,10 +417,11 @@ for text in ["Congratulations! You have won a £1000 prize. Text CLAIM to 80082 
 # ## Checks
 
 # %%
-assert len(messages) == 4862 and n_spam == 642
-assert [len(split.train), len(split.val), len(split.test)] == [3404, 486, 972]
-assert sum(m.label == "spam" for m in split.test) == 128
+assert len(messages) == 4862 and n_spam == 642 and len(unique) == 4534 and n_unique_spam == 561
+assert [len(split.train), len(split.val), len(split.test)] == [3174, 453, 907]
+assert sum(m.label == "spam" for m in split.test) == 112
 assert set(split.test).isdisjoint(split.train) and set(split.val).isdisjoint(split.train)
+assert room >= 30  # the few-shot prefix leaves room for a message
 assert torch.allclose(package, alone, atol=1e-5) and torch.allclose(padded_more, alone, atol=1e-5)
 assert sum(map(sum, test_report.confusion)) == len(split.test)
 # the fine-tuned base model: the issue's targets
@@ -393,6 +429,8 @@ assert test_report.accuracy >= 0.98, test_report
 assert test_report.spam_recall >= 0.92, test_report
 # it beats every baseline by a clear margin
 assert test_report.accuracy > max(zero_shot.accuracy, few_shot.accuracy, always_ham.accuracy) + 0.05
-assert test_report.accuracy > rand_report.accuracy + 0.01
+# with every label random weights come close; with few labels the pretrained model catches far more spam
+assert abs(test_report.accuracy - rand_report.accuracy) < 0.01
+assert few_pre.spam_recall > few_rand.spam_recall + 0.15 and few_pre.accuracy > few_rand.accuracy
 # more trainable blocks learn more from the same small budget than the head alone
-assert max(variants[1][1].accuracy, variants[TOP][1].accuracy, variants[None][1].accuracy) > variants[0][1].accuracy
+assert max(variants[1][1].accuracy, variants[2][1].accuracy, variants[None][1].accuracy) > variants[0][1].accuracy
