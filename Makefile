@@ -26,9 +26,13 @@ env: $(STAMP)
 book: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/00_the_map.ipynb
 
+# Two pytest workers share the CPU, so each (and each notebook kernel it starts) uses one thread:
+# two workers of two threads each on two cores spend most of their time waiting for each other.
+TEST_THREADS ?= 1
+
 test: $(STAMP)
 	$(VENV)/bin/ruff check gptbook tests benchmarks notebooks/*.py
-	$(PY) -m pytest -n 2 --dist loadfile --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -n 2 --dist loadfile --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		tests notebooks $(PYTEST_ARGS)
 
 base-model: $(STAMP)
