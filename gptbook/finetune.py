@@ -814,15 +814,19 @@ def score_answers(
     if len(answers) != len(test):
         raise ValueError(f"{len(answers)} answers for {len(test)} examples: give one answer per example.")
     right: dict[str, int] = defaultdict(int)
-    formed: dict[str, int | None] = {}
+    formed: dict[str, int] = defaultdict(int)
     total: dict[str, int] = defaultdict(int)
+    free_text: set[str] = set()  # tasks whose answers have no form to check
     for ex, ans in zip(test, answers):
         ok = {ex.response} | (accepted.get((ex.task, example_prompt(ex)), set()) if accepted else set())
         right[ex.task] += ans in ok
         total[ex.task] += 1
         form = well_formed(ex, ans)
-        formed[ex.task] = None if form is None else (formed.get(ex.task) or 0) + form
-    return {t: TaskScore(right[t], formed[t], total[t]) for t in sorted(total)}
+        if form is None:
+            free_text.add(ex.task)
+        else:
+            formed[ex.task] += form
+    return {t: TaskScore(right[t], None if t in free_text else formed[t], total[t]) for t in sorted(total)}
 
 
 def exact_match_by_task(
