@@ -13,9 +13,10 @@ Three tokenizers, from the simplest to the one GPT-2 uses:
 
 Both of our tokenizers follow the :class:`Tokenizer` protocol: ``encode``, ``decode``,
 ``decode_bytes``, ``vocab_size``, and ``to_dict``/``from_dict`` (plain JSON-ready data that records
-the kind). :func:`tokenizer_from_dict` rebuilds either kind from its dict, and :func:`load_tokenizer`
-reads either kind from the JSON file ``save`` writes. Everything read back is checked, so a corrupt
-or hostile file gives a :class:`TokenizerFileError` instead of wrong ids or a hang.
+the kind). :func:`tokenizer_from_dict` rebuilds either kind from its dict, and
+:func:`load_tokenizer` reads either kind from the JSON file ``save`` writes. Everything read back
+is checked, so a corrupt or hostile file gives a :class:`TokenizerFileError` instead of wrong ids
+or a hang.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class TokenizerFileError(ValueError):
 
 @runtime_checkable
 class TokenCodec(Protocol):
-    """Text to ids and back: what the token widgets need. GPT-2's ``tiktoken.Encoding`` has it too."""
+    """Text to ids and back, all the token widgets need (``tiktoken.Encoding`` has it too)."""
 
     def encode(self, text: str, *, allowed_special: Any = ...) -> list[int]: ...
 
@@ -128,8 +129,8 @@ def tokenizer_from_dict(data: Mapping[str, Any], source: str = "The tokenizer da
     cls = kinds.get(data["kind"]) if isinstance(data["kind"], str) else None
     if cls is None:
         raise TokenizerFileError(
-            f"{source} holds an unknown tokenizer kind {data['kind']!r}; expected {_CHAR_KIND!r} or "
-            f"{_BPE_KIND!r}."
+            f"{source} holds an unknown tokenizer kind {data['kind']!r}; "
+            f"expected {_CHAR_KIND!r} or {_BPE_KIND!r}."
         )
     return cls.from_dict(data, source)
 
@@ -422,9 +423,10 @@ def compile_split_pattern(pattern: str) -> regex.Pattern:
 class BPETokenizer:
     """Byte-level BPE with GPT-2's split pattern.
 
-    The state is small: ``byte_ids`` (the id of each of the 256 byte values), ``merges`` (in the order
-    they were learned, each ``(left id, right id) -> new id``) and the special tokens. A new tokenizer
-    has ``byte_ids[b] == b`` and no merges; :meth:`train` learns merges, :meth:`from_gpt2` loads GPT-2's.
+    The state is small: ``byte_ids`` (the id of each of the 256 byte values), ``merges`` (in the
+    order they were learned, each ``(left id, right id) -> new id``) and the special tokens. A new
+    tokenizer has ``byte_ids[b] == b`` and no merges; :meth:`train` learns merges, :meth:`from_gpt2`
+    loads GPT-2's.
     """
 
     # chunks this long or longer are merged with a queue of positions instead of rescanning
@@ -441,7 +443,7 @@ class BPETokenizer:
     # ----------------------------------------------------------------- vocabulary
 
     def _rebuild(self) -> None:
-        """Recompute the derived tables (vocabulary bytes, merge ranks) and empty the encode cache."""
+        """Recompute the derived tables (vocabulary bytes, merge ranks); empty the encode cache."""
         self.vocab: dict[int, bytes] = {i: bytes([b]) for b, i in enumerate(self.byte_ids)}
         for (a, b), new in self.merges.items():
             self.vocab[new] = self.vocab[a] + self.vocab[b]
@@ -467,14 +469,16 @@ class BPETokenizer:
                 )
             if i in self.vocab or (i in self.inverse_special and self.inverse_special[i] != s):
                 raise ValueError(
-                    f"Id {i} for special token {s!r} is already used; pick an id >= {self.vocab_size}."
+                    f"Id {i} for special token {s!r} is already used; "
+                    f"pick an id >= {self.vocab_size}."
                 )
         self.special_tokens.update(tokens)
         self._rebuild()
+
     # ----------------------------------------------------------------- training
 
     def train(self, text: str, vocab_size: int, verbose: bool = False) -> None:
-        """Learn ``vocab_size - 256`` merges from ``text`` (special tokens are kept, merges replaced).
+        """Learn ``vocab_size - 256`` merges from ``text`` (special tokens kept, merges replaced).
 
         The text is split into chunks once and the distinct chunks are counted; a merge then only
         revisits the chunks that contain the merged pair, and pair counts are updated by the
@@ -482,13 +486,16 @@ class BPETokenizer:
         training is deterministic.
         """
         if not isinstance(vocab_size, int) or vocab_size < 256:
-            raise ValueError(f"vocab_size must be an int >= 256 (the 256 byte values), got {vocab_size!r}.")
+            raise ValueError(
+                f"vocab_size must be an int >= 256 (the 256 byte values), got {vocab_size!r}."
+            )
         self.byte_ids = list(range(256))
         self.merges = {}
         used = set(self.special_tokens.values())
         if used and min(used) < vocab_size:
             raise ValueError(
-                f"Special token ids {sorted(used)} collide with the ids 0..{vocab_size - 1} training would use; "
+                f"Special token ids {sorted(used)} collide with the ids 0..{vocab_size - 1} "
+                "training would use; "
                 "register special tokens after training, or give them ids >= vocab_size."
             )
 
@@ -524,7 +531,8 @@ class BPETokenizer:
             neg, pair = heapq.heappop(heap)
             self.merges[pair] = new_id
             if verbose:
-                print(f"merge {new_id - 255}/{vocab_size - 256}: {pair} -> {new_id} ({-neg} occurrences)")
+                print(f"merge {new_id - 255}/{vocab_size - 256}: {pair} -> {new_id} "
+                      f"({-neg} occurrences)")
             touched: set[tuple[int, int]] = set()
             for w in where.pop(pair):
                 old = words[w]
@@ -553,12 +561,15 @@ class BPETokenizer:
         self._rebuild()
 
     def truncated(self, vocab_size: int) -> BPETokenizer:
-        """A copy that keeps only the first ``vocab_size - 256`` merges (special tokens are dropped).
+        """A copy that keeps only the first ``vocab_size - 256`` merges (special tokens dropped).
 
         Training is greedy, so this is exactly the tokenizer that training to ``vocab_size`` on the
         same text would give: one training run yields every smaller vocabulary too."""
         if not isinstance(vocab_size, int) or not 256 <= vocab_size <= 256 + len(self.merges):
-            raise ValueError(f"vocab_size must be an int from 256 to {256 + len(self.merges)}, got {vocab_size!r}.")
+            raise ValueError(
+                f"vocab_size must be an int from 256 to {256 + len(self.merges)}, "
+                f"got {vocab_size!r}."
+            )
         small = BPETokenizer(self.pattern)
         small.byte_ids = list(self.byte_ids)
         small.merges = dict(list(self.merges.items())[: vocab_size - 256])
@@ -643,7 +654,7 @@ class BPETokenizer:
         return [t for t in ids if t >= 0]
 
     def _encode_chunk(self, chunk: str) -> list[int]:
-        """Encode one pre-tokenized chunk: apply the earliest-learned merge present until none is."""
+        """Encode one pre-tokenized chunk (cached when short)."""
         cached = self._cache.get(chunk)
         if cached is not None:
             return cached
@@ -669,9 +680,10 @@ class BPETokenizer:
         """Encode ``text`` to ids.
 
         ``allowed_special`` says what a special token (such as ``<|endoftext|>``) in the text means:
-        ``"all"``: every registered special token becomes its id; a set of strings: those do, and any
-        other registered special token in the text is an error; ``"none_raise"`` (the default): any
-        special token in the text is an error; ``"none"``: special tokens are encoded as ordinary text.
+        ``"all"``: every registered special token becomes its id; a set of strings: those do, and
+        any other registered special token in the text is an error; ``"none_raise"`` (the
+        default): any special token in the text is an error; ``"none"``: special tokens are
+        encoded as ordinary text.
         """
         if not isinstance(text, str):
             raise TypeError(f"encode takes text (a str), got {type(text).__name__}.")
@@ -717,7 +729,7 @@ class BPETokenizer:
     # ----------------------------------------------------------------- decoding
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
-        """The bytes of the tokens ``ids`` (a list of ints, or a 0-d/1-d integer tensor or array)."""
+        """The bytes of the tokens ``ids`` (a list of ints, or a 0-d/1-d integer tensor/array)."""
         parts = []
         for i in _id_list(ids, "is not an integer: token ids are whole numbers."):
             if i in self.vocab:
@@ -758,7 +770,8 @@ class BPETokenizer:
 
         def corrupt(why: str) -> TokenizerFileError:
             return TokenizerFileError(
-                f"{source} is a corrupt BPE tokenizer file: {why} Save or train the tokenizer again."
+                f"{source} is a corrupt BPE tokenizer file: {why} "
+                "Save or train the tokenizer again."
             )
 
         try:
@@ -813,8 +826,8 @@ class BPETokenizer:
     @classmethod
     def from_gpt2(cls) -> BPETokenizer:
         """Our class with GPT-2's 50,000 merges and ids, read from the packaged ``vocab.bpe`` and
-        ``encoder.json``. GPT-2's ids are those of ``encoder.json`` (its byte tokens are not 0..255 in
-        byte order), so each merge ``a b`` becomes ``(id of a, id of b) -> id of ab``."""
+        ``encoder.json``. GPT-2's ids are those of ``encoder.json`` (its byte tokens are not
+        0..255 in byte order), so each merge ``a b`` becomes ``(id of a, id of b) -> id of ab``."""
         encoder, merge_lines = _gpt2_files()
         tok = cls()
         unicode_of = bytes_to_unicode()
@@ -841,12 +854,16 @@ def _is_int_list(x: Any) -> bool:
 
 @functools.cache
 def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's printable stand-in for each byte value, as used in ``encoder.json`` and ``vocab.bpe``.
+    """GPT-2's printable stand-in for each byte value, as in ``encoder.json`` and ``vocab.bpe``.
 
-    Printable Latin-1 bytes stand for themselves; the other 68 bytes (controls, space, ...) are moved
-    to code points 256 and up, in byte order. So the space byte 32 is shown as ``Ġ`` (U+0120).
+    Printable Latin-1 bytes stand for themselves; the other 68 bytes (controls, space, ...) are
+    moved to code points 256 and up, in byte order. So the space byte 32 is shown as ``Ġ`` (U+0120).
     """
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    keep = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     table, extra = {}, 0
     for b in range(256):
         if b in keep:
@@ -865,7 +882,8 @@ def _gpt2_files() -> tuple[dict[str, int], tuple[tuple[str, str], ...]]:
     encoder_path, merges_path = gpt2_bpe_files()
     encoder = json.loads(encoder_path.read_text(encoding="utf-8"))
     lines = merges_path.read_text(encoding="utf-8").splitlines()
-    merges = tuple(tuple(line.split(" ")) for line in lines[1:] if line)  # first line is '#version: 0.2'
+    # the first line is '#version: 0.2'
+    merges = tuple(tuple(line.split(" ")) for line in lines[1:] if line)
     return encoder, merges  # type: ignore[return-value]
 
 
