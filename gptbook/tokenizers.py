@@ -57,6 +57,9 @@ _PATTERN_PROBE = (
     "Привет, мир! 你好，世界！ 🎭 (x+y)*2 == 'z' #1 \n" + "a" * 40 + "b!\n   "
 )
 _PROBE_SECONDS = 1.0
+# encode gives up splitting after this many seconds plus 1 s per 50,000 characters (GPT-2's pattern
+# splits about 5 MB/s), so a pattern that backtracks catastrophically gives an error, not a hang
+SPLIT_SECONDS = 5.0
 
 
 # --------------------------------------------------------------------------- errors
@@ -396,6 +399,11 @@ def compile_split_pattern(pattern: str) -> regex.Pattern:
         split = regex.compile(pattern)
     except (regex.error, RecursionError, OverflowError, ValueError) as e:
         raise SplitPatternError(f"The split pattern does not compile ({e}).") from None
+    if split.groups:
+        raise SplitPatternError(
+            f"The split pattern {pattern!r} has capturing groups, so its matches are not whole "
+            "pieces of text. Use non-capturing groups (?:...) or GPT2_SPLIT_PATTERN."
+        )
     try:
         pieces = split.findall(_PATTERN_PROBE, timeout=_PROBE_SECONDS)
     except TimeoutError:
@@ -404,11 +412,6 @@ def compile_split_pattern(pattern: str) -> regex.Pattern:
             f"{len(_PATTERN_PROBE)}-character probe: it backtracks catastrophically and would hang "
             "encoding. Use GPT2_SPLIT_PATTERN."
         ) from None
-    if any(not isinstance(p, str) for p in pieces):
-        raise SplitPatternError(
-            f"The split pattern {pattern!r} has capturing groups, so its matches are not whole "
-            "pieces of text. Use non-capturing groups (?:...) or GPT2_SPLIT_PATTERN."
-        )
     if "".join(pieces) != _PATTERN_PROBE:
         missing = Counter(_PATTERN_PROBE) - Counter("".join(pieces))
         raise SplitPatternError(
@@ -582,7 +585,7 @@ class BPETokenizer:
         """``text`` split by the pattern, with a time limit so a hostile pattern cannot hang."""
         if not isinstance(text, str):
             raise TypeError(f"encode takes text (a str), got {type(text).__name__}.")
-        limit = 5.0 + len(text) / 50_000  # GPT-2's pattern splits about 5 MB/s
+        limit = SPLIT_SECONDS + len(text) / 50_000
         try:
             return self._split.findall(text, timeout=limit)
         except TimeoutError:
