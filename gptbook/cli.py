@@ -2,24 +2,39 @@
 
 ``train --preset NAME`` runs one of the recipes in :data:`PRESETS` on the Shakespeare split of
 :func:`gptbook.data.shakespeare_split`. Training checkpoints (with the optimizer, for ``--resume``)
-go to ``--run-dir`` (default ``runs/<preset>``); the finished model goes to ``--out`` together with
-a record ``<out>.json`` of how it was made. The book's base model is made by::
+go to ``--run-dir`` (default ``runs/<preset>``); the finished model goes to ``--out`` (a ``.pt``
+file) together with a record ``<out>.json`` of how it was made. The book's base model is made by::
 
-    python -m gptbook train --preset base --out gptbook/assets/base_model.pt     # = make base-model
+    python -m gptbook train --preset base --out gptbook/assets/base_model.pt --overwrite
 
-``generate`` loads a model file (default: the shipped base model) and continues a prompt.
+(``make base-model``). Nothing is ever lost by accident:
+
+* every path is checked before any work starts (and an ``--out`` may not land on the run's files);
+* a run dir that holds an earlier run is only reused with ``--resume`` (continue it) or
+  ``--overwrite`` (replace it); even then the old checkpoint stays until the new run has written
+  its own first checkpoint, and every file is replaced atomically;
+* Ctrl-C stops training with one line that says where the checkpoint is and how to resume.
+
+``generate`` loads a model file (default: the shipped base model) and prints the continuation of a
+prompt as it is generated; Ctrl-C stops it and keeps what was printed.
+
+Exit codes: 0 success, 2 bad input or an unusable file, 130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
+import math
 import os
 import platform
 import shlex
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,12 +43,37 @@ import torch
 
 from gptbook.checkpoint import (
     CheckpointError,
-    CheckpointMismatchError,
+    checkpoint_tokenizer,
     load_checkpoint,
     load_model,
+    require_training_state,
     save_checkpoint,
 )
-from gptbook.train import TrainConfig, bytes_per_token, evaluate, train
+from gptbook.data import MissingDataPackage, shakespeare, shakespeare_split
+from gptbook.device import DeviceError
+from gptbook.device import device as pick_device
+from gptbook.model import GPT, GPTConfig
+from gptbook.pretrained import load_base_model, sample_text, words_in_corpus
+from gptbook.sampling import (
+    NonFiniteLogitsError,
+    SamplingSettingError,
+    check_settings,
+    generate_tokens,
+)
+from gptbook.tokenizers import (
+    BPETokenizer,
+    CharTokenizer,
+    DisallowedSpecialTokenError,
+    TokenizerFileError,
+    UnknownCharacterError,
+    load_tokenizer,
+)
+from gptbook.train import DataTooShortError, TrainConfig, bytes_per_token, evaluate, train
+
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
+MAX_TOKENS = 100_000  # --tokens: about 8 minutes of the base model on a laptop CPU
+
+Log = Callable[..., None]
 
 # ---------------------------------------------------------------------------------------------
 # Recipes
@@ -54,14 +94,14 @@ class Preset:
     dropout: float = 0.0
     weights_dtype: str | None = None  # "float16" to ship the final weights at half size
     check_words: bool = False  # sample 2,000 characters and count the words found in the corpus
-    notes: list[str] = field(default_factory=list)
 
 
 PRESETS: dict[str, Preset] = {
     "base": Preset(
-        description="The book's base model: its own byte-level BPE tokenizer (4,096 tokens) trained on "
-        "the Shakespeare train split, then a 4-layer GPT of width 192 trained on it for 50 minutes of "
-        "wall time (the cosine schedule follows the clock, so the run ends on time on a busy CPU).",
+        description="The book's base model: its own byte-level BPE tokenizer (4,096 tokens) "
+        "trained on the Shakespeare train split, then a 4-layer GPT of width 192 trained on it "
+        "for 50 minutes of wall time (the cosine schedule follows the clock, so the run ends on "
+        "time on a busy CPU).",
         tokenizer="bpe",
         vocab_size=4096,
         n_layer=4,
@@ -75,8 +115,9 @@ PRESETS: dict[str, Preset] = {
         check_words=True,
     ),
     "baby-char": Preset(
-        description="The well-known CPU baby-GPT recipe: characters, 4 layers, 4 heads, width 128, "
-        "context 64, batch 12, 2,000 iterations, lr 1e-3 (warm-up 100, cosine to 1e-4), no dropout.",
+        description="The well-known CPU baby-GPT recipe: characters, 4 layers, 4 heads, width "
+        "128, context 64, batch 12, 2,000 iterations, lr 1e-3 (warm-up 100, cosine to 1e-4), no "
+        "dropout.",
         tokenizer="char",
         n_layer=4,
         n_head=4,
@@ -87,9 +128,10 @@ PRESETS: dict[str, Preset] = {
         ),
     ),
     "book-char": Preset(
-        description="The book's 3-minute CPU recipe at the character level: 3 layers, 4 heads, width 128, "
-        "context 64, batch 16, a high learning rate (6e-3, warm-up 50, cosine to 6e-4) whose cosine "
-        "follows the clock and ends at 180 s. Chosen by short experiments (see benchmarks/bench_train.py).",
+        description="The book's 3-minute CPU recipe at the character level: 3 layers, 4 heads, "
+        "width 128, context 64, batch 16, a high learning rate (6e-3, warm-up 50, cosine to 6e-4) "
+        "whose cosine follows the clock and ends at 180 s. Chosen by short experiments (see "
+        "benchmarks/bench_train.py).",
         tokenizer="char",
         n_layer=3,
         n_head=4,
@@ -117,31 +159,213 @@ class UsageError(ValueError):
     """Bad command-line input."""
 
 
+# The errors a user can cause; they print one line. Anything else is a bug and shows a traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UsageError, CheckpointError, DeviceError, NonFiniteLogitsError, SamplingSettingError,
+    UnknownCharacterError,
+    DisallowedSpecialTokenError, TokenizerFileError, DataTooShortError, MissingDataPackage, OSError,
+)
+
+
 # ---------------------------------------------------------------------------------------------
-# Building the tokenizer and the data
+# Files: where a run writes, checked before any work, and written atomically
 # ---------------------------------------------------------------------------------------------
 
 
-def build_tokenizer(preset: Preset, train_text: str, val_text: str, path: Path, log=print):
-    """The preset's tokenizer, trained on ``train_text`` (BPE) or the characters of the corpus
-    (char), saved to ``path``; reused from ``path`` if it is already there (for ``--resume``)."""
-    from gptbook.tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
+@dataclass(frozen=True)
+class RunPaths:
+    """Every file a ``train`` command reads or writes."""
 
-    if path.exists():
-        log(f"tokenizer: reusing {path}")
-        return load_tokenizer(path)
+    run_dir: Path
+    checkpoint: Path  # the training checkpoint, with the optimizer: what --resume continues
+    tokenizer: Path  # a copy of the run's tokenizer, for reading it without the checkpoint
+    out: Path  # the finished model
+    record: Path  # how the finished model was made (JSON)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RunPaths:
+        run_dir = Path(args.run_dir or Path("runs") / args.preset)
+        out = Path(args.out) if args.out else run_dir / "model.pt"
+        return cls(run_dir, run_dir / "checkpoint.pt", run_dir / "tokenizer.json", out,
+                   out.with_suffix(".json"))
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_writable_dir(folder: Path, what: str) -> None:
+    """Raise :class:`UsageError` unless ``folder`` is, or can be made as, a writable folder."""
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        raise UsageError(f"{what} {folder} cannot be made: {existing} is a file, not a folder.")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        raise UsageError(
+            f"{what} {folder} is not writable ({e.strerror} in {existing}). Choose another place."
+        ) from None
+
+
+def check_paths(paths: RunPaths, resume: bool, overwrite: bool) -> None:
+    """Refuse, before any work, every combination that would lose a file or fail at the end."""
+    if paths.out.suffix != ".pt":
+        raise UsageError(
+            f"--out must name a .pt file (its record is written next to it as .json), got "
+            f"{paths.out}."
+        )
+    run_files = {paths.checkpoint.resolve(): "the run's training checkpoint",
+                 paths.tokenizer.resolve(): "the run's tokenizer"}
+    for path, what in ((paths.out, "--out"), (paths.record, "the record of --out")):
+        clash = run_files.get(path.resolve())
+        if clash:
+            raise UsageError(
+                f"{what} {path} is {clash}, which it would replace; give --out another name "
+                f"(the default is {paths.run_dir / 'model.pt'})."
+            )
+        if path.is_dir():
+            raise UsageError(f"{what} {path} is a folder; give the name of a file in it.")
+    for path in (paths.checkpoint, paths.tokenizer):
+        if path.is_dir():
+            raise UsageError(f"{path} is a folder, but the run needs to write a file there.")
+    check_writable_dir(paths.run_dir, "The run dir")
+    check_writable_dir(paths.out.parent, "The folder of --out")
+    earlier = [p for p in (paths.checkpoint, paths.tokenizer) if p.exists()]
+    if resume:
+        if not paths.checkpoint.exists():
+            raise UsageError(
+                f"--resume: there is no checkpoint at {paths.checkpoint}. Run without --resume to "
+                "start the run."
+            )
+    elif earlier and not overwrite:
+        raise UsageError(
+            f"{paths.run_dir} holds an earlier run ({', '.join(p.name for p in earlier)}). Add "
+            "--resume to continue it, or --overwrite to start afresh (the old files stay until the "
+            "new run writes its first checkpoint), or choose another --run-dir."
+        )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """Identity of a file's current version (an atomic replace gives a new inode)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+# ---------------------------------------------------------------------------------------------
+# train, step by step
+# ---------------------------------------------------------------------------------------------
+
+
+def train_config(preset: Preset, args: argparse.Namespace, dev: torch.device) -> TrainConfig:
+    """The preset's training settings with the command line's overrides, checked."""
+    overrides: dict[str, Any] = {"device": str(dev)}
+    if args.max_iters is not None:
+        if args.max_iters < 1:
+            raise UsageError(f"--max-iters must be at least 1, got {args.max_iters}.")
+        overrides["max_iters"] = args.max_iters
+        overrides["eval_interval"] = min(preset.train.eval_interval, args.max_iters)
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.time_limit is not None:
+        if not math.isfinite(args.time_limit) or args.time_limit < 0:
+            raise UsageError(
+                f"--time-limit must be a number of minutes >= 0 (0 = no limit), got "
+                f"{args.time_limit}."
+            )
+        overrides["time_limit"] = args.time_limit * 60.0 if args.time_limit > 0 else None
+    try:
+        return replace(preset.train, **overrides)
+    except ValueError as e:
+        raise UsageError(f"These settings do not make a valid run: {e}") from None
+
+
+def check_resumable(paths: RunPaths, cfg: TrainConfig) -> dict[str, Any]:
+    """The run's checkpoint, if the run can continue from it with ``cfg``."""
+    state = load_checkpoint(paths.checkpoint)
+    require_training_state(state, paths.checkpoint)
+    saved = TrainConfig.from_dict(state["extra"]["train_config"])
+    changed = [f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(saved, f.name)]
+    if changed:
+        was = ", ".join(f"{name}={getattr(saved, name)!r}" for name in changed)
+        raise UsageError(
+            f"--resume: the run in {paths.run_dir} was started with other settings ({was}). "
+            "Resume with the same options as the first command (--max-iters, --seed, "
+            "--time-limit, --device)."
+        )
+    return state
+
+
+def new_tokenizer(preset: Preset, train_text: str, val_text: str, log: Log):
+    """The preset's tokenizer: BPE trained on ``train_text``, or every character of the corpus."""
     if preset.tokenizer == "char":
-        tokenizer = CharTokenizer.from_text(train_text + val_text)
-    elif preset.tokenizer == "bpe":
+        return CharTokenizer.from_text(train_text + val_text)
+    if preset.tokenizer == "bpe":
         tokenizer = BPETokenizer()
         t0 = time.perf_counter()
         tokenizer.train(train_text, vocab_size=preset.vocab_size)
-        log(f"tokenizer: trained a {tokenizer.vocab_size}-token BPE on the train split in {time.perf_counter() - t0:.0f} s")
-    else:
-        raise UsageError(f"unknown tokenizer kind {preset.tokenizer!r} in the preset")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(path)
+        log(f"tokenizer: trained a {tokenizer.vocab_size}-token BPE on the train split in "
+            f"{time.perf_counter() - t0:.0f} s")
+        return tokenizer
+    raise UsageError(f"unknown tokenizer kind {preset.tokenizer!r} in the preset")
+
+
+def run_tokenizer(preset: Preset, paths: RunPaths, state: dict[str, Any] | None, texts, log: Log):
+    """A resumed run's tokenizer (from its checkpoint, else tokenizer.json), or a new one."""
+    if state is None:
+        return new_tokenizer(preset, *texts, log)
+    tokenizer = checkpoint_tokenizer(state, paths.checkpoint)
+    if tokenizer is None:
+        tokenizer = load_tokenizer(paths.tokenizer)
+    log(f"tokenizer: the run's own, from {paths.checkpoint}")
     return tokenizer
+
+
+def build_model(preset: Preset, cfg: TrainConfig, vocab_size: int) -> GPT:
+    torch.manual_seed(cfg.seed)
+    return GPT(GPTConfig(vocab_size=vocab_size, context=cfg.context, n_layer=preset.n_layer,
+                         n_head=preset.n_head, d_model=preset.d_model, dropout=preset.dropout))
+
+
+def words_check(model: GPT, tokenizer, log: Log) -> dict[str, Any]:
+    """How many words of 2,000 sampled characters occur in Shakespeare, for three seeds."""
+    corpus = shakespeare()
+    checks = []
+    for seed in range(3):
+        sample = sample_text(model, tokenizer, n_chars=2000, temperature=0.8, seed=seed)
+        check = words_in_corpus(sample, corpus)
+        checks.append({"seed": seed, "fraction": check.fraction, "words": check.n_words,
+                       "unknown": check.unknown, "sample": sample if seed == 0 else None})
+    mean = sum(c["fraction"] for c in checks) / len(checks)
+    log(f"words in corpus (2,000 sampled characters, T=0.8): seed 0: {checks[0]['fraction']:.1%}, "
+        f"mean of 3: {mean:.1%}")
+    return {
+        "method": "2,000 characters sampled at temperature 0.8 after a newline, words = letter "
+        "runs (inner apostrophes kept), lower-cased, looked up in all of shakespeare(); "
+        "seeds 0, 1, 2",
+        "runs": checks,
+        "fraction_seed0": checks[0]["fraction"],
+        "fraction_mean": mean,
+    }
 
 
 def _machine() -> dict[str, Any]:
@@ -163,130 +387,156 @@ def _machine() -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------------------------------------
-# train
-# ---------------------------------------------------------------------------------------------
+def command_line(argv: list[str]) -> str:
+    return "python -m gptbook " + shlex.join(argv)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from gptbook.data import shakespeare, shakespeare_split
-    from gptbook.device import device as pick_device
-    from gptbook.model import GPT, GPTConfig
+def resume_command(argv: list[str]) -> str:
+    """The command that continues the run ``argv`` started."""
+    args = [a for a in argv if a != "--overwrite"]
+    return command_line(args if "--resume" in args else [*args, "--resume"])
 
-    if args.preset not in PRESETS:
-        raise UsageError(f"unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}.")
-    preset = PRESETS[args.preset]
-    overrides = {}
-    if args.max_iters is not None:
-        overrides["max_iters"] = args.max_iters
-        overrides["eval_interval"] = min(preset.train.eval_interval, args.max_iters)
-    if args.seed is not None:
-        overrides["seed"] = args.seed
-    if args.time_limit is not None:
-        overrides["time_limit"] = args.time_limit * 60.0 if args.time_limit > 0 else None
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError(f"--threads must be at least 1, got {args.threads}.")
-        torch.set_num_threads(args.threads)  # this process only: the command line owns it
-    dev = pick_device(args.device)
-    cfg = replace(preset.train, device=str(dev), **overrides)
-    run_dir = Path(args.run_dir or Path("runs") / args.preset)
-    out = Path(args.out) if args.out else run_dir / "model.pt"
-    ckpt = run_dir / "checkpoint.pt"
-    if args.resume and not ckpt.exists():
-        raise UsageError(f"--resume: there is no checkpoint at {ckpt}. Run without --resume to start the run.")
-    log = print if not args.quiet else (lambda *a, **k: None)
-    if not args.resume:  # a fresh run: an earlier run's checkpoint and tokenizer in run_dir are replaced
-        for old in (ckpt, run_dir / "tokenizer.json"):
-            if old.exists():
-                log(f"starting afresh: removing {old} from an earlier run (use --resume to continue it instead)")
-                old.unlink()
 
+@dataclass
+class Run:
+    """What one ``train`` command has made so far (what Ctrl-C has to report on)."""
+
+    args: argparse.Namespace
+    preset: Preset
+    paths: RunPaths
+    log: Log
+    checkpoint_before: tuple[int, int] | None = None
+    tokenizer: Any = None
+    tokenizer_saved: bool = False
+
+    def checkpoint_is_new(self) -> bool:
+        return self.paths.checkpoint.exists() and _stamp(self.paths.checkpoint) != self.checkpoint_before
+
+    def save_tokenizer_copy(self) -> None:
+        """Write tokenizer.json once this run's checkpoint exists (never before: the old run's
+        files must stay a matching pair until then)."""
+        if self.tokenizer_saved or self.tokenizer is None or not self.checkpoint_is_new():
+            return
+        self.tokenizer.save(self.paths.tokenizer)
+        self.tokenizer_saved = True
+
+
+def run_training(run: Run, cfg: TrainConfig, resume_state: dict[str, Any] | None) -> dict:
+    """Data, tokenizer, model, training, the finished model file and its record."""
+    args, preset, paths, log = run.args, run.preset, run.paths, run.log
     started = time.perf_counter()
     train_text, val_text = shakespeare_split()
-    tokenizer = build_tokenizer(preset, train_text, val_text, run_dir / "tokenizer.json", log)
+    tokenizer = run_tokenizer(preset, paths, resume_state, (train_text, val_text), log)
+    run.tokenizer = tokenizer
     t0 = time.perf_counter()
-    train_ids = tokenizer.encode(train_text)
-    val_ids = tokenizer.encode(val_text)
+    train_ids, val_ids = tokenizer.encode(train_text), tokenizer.encode(val_text)
     bpt = bytes_per_token(val_text, val_ids)
     log(f"data: {len(train_ids):,} train and {len(val_ids):,} validation tokens "
         f"({bpt:.3f} bytes per token), encoded in {time.perf_counter() - t0:.0f} s")
-
-    torch.manual_seed(cfg.seed)
-    config = GPTConfig(vocab_size=tokenizer.vocab_size, context=cfg.context, n_layer=preset.n_layer,
-                       n_head=preset.n_head, d_model=preset.d_model, dropout=preset.dropout)
-    model = GPT(config)
-    log(f"model: {model.num_params():,} parameters, {config}")
+    model = build_model(preset, cfg, tokenizer.vocab_size)
+    log(f"model: {model.num_params():,} parameters, {model.config}")
     log(f"train: {cfg}")
 
     def report(record: dict[str, Any], _model) -> None:
+        run.save_tokenizer_copy()
         bpb = f", val {record['val_bpb']:.3f} bits/byte" if "val_bpb" in record else ""
-        log(f"step {record['step']}: train {record['train_loss']:.4f}, val {record['val_loss']:.4f}{bpb}, "
-            f"{record['elapsed']:.0f} s", flush=True)
+        log(f"step {record['step']}: train {record['train_loss']:.4f}, val "
+            f"{record['val_loss']:.4f}{bpb}, {record['elapsed']:.0f} s", flush=True)
 
     t_train = time.perf_counter()
-    history = train(model, train_ids, val_ids, cfg, bytes_per_token=bpt, checkpoint_path=ckpt,
-                    resume=args.resume, tokenizer=tokenizer, callback=report, progress=not args.quiet)
+    history = train(model, train_ids, val_ids, cfg, bytes_per_token=bpt,
+                    checkpoint_path=paths.checkpoint, resume=resume_state is not None,
+                    tokenizer=tokenizer, callback=report, progress=not args.quiet)
+    run.save_tokenizer_copy()
     train_seconds = time.perf_counter() - t_train
     last = history[-1]
-    training_elapsed = load_checkpoint(ckpt)["extra"]["elapsed"]
+    elapsed = load_checkpoint(paths.checkpoint)["extra"]["elapsed"]
 
-    # the finished model, and the record of how it was made
     dtype = getattr(torch, preset.weights_dtype) if preset.weights_dtype else None
-    save_checkpoint(out, model, step=last["step"], tokenizer=tokenizer, weights_dtype=dtype,
+    save_checkpoint(paths.out, model, step=last["step"], tokenizer=tokenizer, weights_dtype=dtype,
                     extra={"preset": args.preset})
-    shipped, _ = load_model(out, device=dev)  # measure what was written, half precision included
-    full_val = evaluate(shipped, val_ids, cfg.context, batch_size=cfg.batch_size, device=dev, bytes_per_token=bpt)
+    shipped, _ = load_model(paths.out, device=cfg.device)  # measure what was written
+    full_val = evaluate(shipped, val_ids, cfg.context, batch_size=cfg.batch_size,
+                        device=cfg.device, bytes_per_token=bpt)
+    log(f"full validation ({full_val['tokens']:,} tokens, as saved): loss "
+        f"{full_val['loss']:.4f} nats/token, {full_val['bits_per_byte']:.3f} bits/byte")
     record: dict[str, Any] = {
-        "command": "python -m gptbook " + " ".join(shlex.quote(a) for a in args.argv),
+        "command": command_line(args.argv),
         "preset": args.preset,
         "description": preset.description,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(),
-        "device": str(dev),
+        "device": cfg.device,
         "wall_seconds_total": round(time.perf_counter() - started, 1),
         "wall_seconds_training_this_process": round(train_seconds, 1),
-        "wall_seconds_training_all_sessions": round(training_elapsed, 1),
-        "resumed": bool(args.resume),
-        "tokenizer": {"kind": preset.tokenizer, "vocab_size": tokenizer.vocab_size, "trained_on": "shakespeare_split()[0]"},
-        "model_config": asdict(config),
+        "wall_seconds_training_all_sessions": round(elapsed, 1),
+        "resumed": resume_state is not None,
+        "tokenizer": {"kind": preset.tokenizer, "vocab_size": tokenizer.vocab_size,
+                      "trained_on": "shakespeare_split()[0]"},
+        "model_config": asdict(model.config),
         "parameters": model.num_params(),
         "train_config": cfg.to_dict(),
         "tokens": {"train": len(train_ids), "val": len(val_ids), "val_bytes_per_token": bpt},
         "steps": last["step"],
-        "tokens_per_second": last["step"] * cfg.batch_size * cfg.context / max(training_elapsed, 1e-9),
-        "final_estimate": {k: last[k] for k in ("step", "train_loss", "val_loss", "val_perplexity", "val_bpb") if k in last},
+        "tokens_per_second": last["step"] * cfg.batch_size * cfg.context / max(elapsed, 1e-9),
+        "final_estimate": {k: last[k] for k in
+                           ("step", "train_loss", "val_loss", "val_perplexity", "val_bpb")
+                           if k in last},
         "val_full": {"loss": full_val["loss"], "perplexity": full_val["perplexity"],
                      "bits_per_byte": full_val["bits_per_byte"], "tokens": full_val["tokens"],
                      "weights": preset.weights_dtype or "float32"},
-        "file_bytes": out.stat().st_size,
+        "file_bytes": paths.out.stat().st_size,
         "note": "Timings depend on the machine and on what else runs on it (the CPU may be shared).",
     }
-    log(f"full validation ({full_val['tokens']:,} tokens, as saved): loss {full_val['loss']:.4f} nats/token, "
-        f"{full_val['bits_per_byte']:.3f} bits/byte")
     if preset.check_words:
-        from gptbook.pretrained import sample_text, words_in_corpus
+        record["words_in_corpus"] = words_check(shipped, tokenizer, log)
+    return record
 
-        corpus = shakespeare()
-        checks = []
-        for seed in range(3):
-            sample = sample_text(shipped, tokenizer, n_chars=2000, temperature=0.8, seed=seed)
-            check = words_in_corpus(sample, corpus)
-            checks.append({"seed": seed, "fraction": check.fraction, "words": check.n_words,
-                           "unknown": check.unknown, "sample": sample if seed == 0 else None})
-        record["words_in_corpus"] = {
-            "method": "2,000 characters sampled at temperature 0.8 after a newline, words = letter runs "
-            "(inner apostrophes kept), lower-cased, looked up in all of shakespeare(); seeds 0, 1, 2",
-            "runs": checks,
-            "fraction_seed0": checks[0]["fraction"],
-            "fraction_mean": sum(c["fraction"] for c in checks) / len(checks),
-        }
-        log(f"words in corpus (2,000 sampled characters, T=0.8): seed 0: {checks[0]['fraction']:.1%}, "
-            f"mean of 3: {record['words_in_corpus']['fraction_mean']:.1%}")
-    record_path = out.with_suffix(".json")
-    record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    log(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB) and {record_path}")
-    return 0
+
+def interrupted(run: Run) -> int:
+    """Ctrl-C during ``train``: one line on where the run stands and how to continue it."""
+    ckpt = run.paths.checkpoint
+    if run.checkpoint_is_new() or (run.args.resume and ckpt.exists()):
+        try:
+            run.save_tokenizer_copy()
+            step = load_checkpoint(ckpt)["step"]
+        except (OSError, CheckpointError) as e:
+            print(f"\ninterrupted; the checkpoint {ckpt} cannot be read back ({e}).",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
+        print(f"\ninterrupted: the run is saved at step {step} in {ckpt}; continue it with: "
+              f"{resume_command(run.args.argv)}", file=sys.stderr)
+    elif ckpt.exists():
+        print(f"\ninterrupted before the new run wrote a checkpoint: nothing was saved, and the "
+              f"earlier run in {run.paths.run_dir} is unchanged.", file=sys.stderr)
+    else:
+        print("\ninterrupted before the first checkpoint was written: nothing was saved.",
+              file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``train``: check everything, train, write the model and its record."""
+    if args.preset not in PRESETS:
+        raise UsageError(f"unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}.")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}.")
+    preset = PRESETS[args.preset]
+    paths = RunPaths.from_args(args)
+    check_paths(paths, args.resume, args.overwrite)
+    cfg = train_config(preset, args, pick_device(args.device))
+    resume_state = check_resumable(paths, cfg) if args.resume else None
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)  # this process only: the command line owns it
+    log: Log = print if not args.quiet else (lambda *a, **k: None)
+    run = Run(args, preset, paths, log, checkpoint_before=_stamp(paths.checkpoint))
+    try:
+        record = run_training(run, cfg, resume_state)
+        write_atomic(paths.record, json.dumps(record, indent=2) + "\n")
+    except KeyboardInterrupt:
+        return interrupted(run)
+    log(f"saved {paths.out} ({paths.out.stat().st_size / 1e6:.1f} MB) and {paths.record}")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,48 +544,97 @@ def cmd_train(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+class TextStream:
+    """Writes generated tokens as text as soon as they make whole characters.
+
+    A byte-level BPE token may hold part of a character (Chinese takes three bytes); an
+    incremental UTF-8 decoder waits for the rest, so the printed text is exactly the decoded text.
+    """
+
+    def __init__(self, tokenizer, out=None):
+        self.tokenizer = tokenizer
+        self.out = out if out is not None else sys.stdout
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.count = 0
+
+    def write(self, ids: list[int]) -> None:
+        self.count += len(ids)
+        self.out.write(self.decoder.decode(self.tokenizer.decode_bytes(ids)))
+        self.out.flush()
+
+    def close(self) -> None:
+        self.out.write(self.decoder.decode(b"", final=True) + "\n")
+        self.out.flush()
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
-    from gptbook.sampling import generate
-
-    if args.tokens < 1:
-        raise UsageError(f"--tokens must be at least 1, got {args.tokens}.")
+    """``generate``: continue a prompt, printing the text as it comes."""
+    if not 1 <= args.tokens <= MAX_TOKENS:
+        raise UsageError(
+            f"--tokens must be between 1 and {MAX_TOKENS:,}, got {args.tokens:,} (the base model "
+            f"makes about 200 tokens a second on a laptop CPU)."
+        )
+    check_settings(args.temperature, args.top_k, args.top_p)
+    if args.prompt == "":
+        raise UsageError("--prompt is empty; give at least one character (for example "
+                         "--prompt $'\\n').")
     if args.checkpoint is None:
-        from gptbook.pretrained import load_base_model
-
-        model, tokenizer = load_base_model(device=args.device)
+        model, tokenizer = load_base_model(device=pick_device(args.device))
     else:
         model, tokenizer = load_model(args.checkpoint, device=args.device)
         if tokenizer is None:
-            raise UsageError(f"{args.checkpoint} holds no tokenizer, so a text prompt cannot be encoded.")
-    if args.prompt == "":
-        raise UsageError("--prompt is empty; give at least one character (for example --prompt $'\\n').")
+            raise UsageError(f"{args.checkpoint} holds no tokenizer, so a text prompt cannot be "
+                             "encoded.")
     ids = tokenizer.encode(args.prompt)
     dev = next(model.parameters()).device
     generator = torch.Generator(device=dev).manual_seed(args.seed)
     idx = torch.tensor([ids], dtype=torch.long, device=dev)
-    out = generate(model, idx, args.tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                   generator=generator)
-    sys.stdout.write(tokenizer.decode(out[0].tolist()) + "\n")
-    return 0
+    tokens = generate_tokens(model, idx, args.tokens, temperature=args.temperature,
+                             top_k=args.top_k, top_p=args.top_p, generator=generator)
+    stream = TextStream(tokenizer)
+    try:
+        stream.write(ids)
+        for token in tokens:
+            stream.write(token[0].tolist())
+    except KeyboardInterrupt:
+        stream.close()
+        print(f"interrupted after {stream.count - len(ids):,} of {args.tokens:,} new tokens.",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    stream.close()
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------
-# The parser
+# The parser and the entry point
 # ---------------------------------------------------------------------------------------------
+
+
+def _presets_help() -> str:
+    return "presets:\n" + "\n".join(f"  {name}: {p.description}" for name, p in PRESETS.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gptbook", description="Train a GPT on Shakespeare, or sample from one.")
+    parser = argparse.ArgumentParser(
+        prog="python -m gptbook", description="Train a GPT on Shakespeare, or sample from one."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a model from a preset recipe")
+    t = sub.add_parser("train", help="train a model from a preset recipe", epilog=_presets_help())
     t.add_argument("--preset", required=True, help=f"one of: {', '.join(PRESETS)}")
-    t.add_argument("--out", help="where the finished model goes (default: <run-dir>/model.pt); a record <out>.json is written next to it")
-    t.add_argument("--run-dir", help="folder for the training checkpoint and tokenizer (default: runs/<preset>)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
+    t.add_argument("--out", help="the finished model, a .pt file (default: <run-dir>/model.pt); "
+                   "a record <out>.json is written next to it")
+    t.add_argument("--run-dir", help="folder for the training checkpoint and tokenizer "
+                   "(default: runs/<preset>)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --run-dir from its checkpoint")
+    t.add_argument("--overwrite", action="store_true",
+                   help="start afresh in a --run-dir that holds an earlier run (its files are "
+                   "replaced once the new run writes its first checkpoint)")
     t.add_argument("--max-iters", type=int, help="override the preset's number of steps")
     t.add_argument("--seed", type=int, help="override the preset's seed")
-    t.add_argument("--time-limit", type=float, help="minutes of training (0 = no limit); overrides the preset's")
+    t.add_argument("--time-limit", type=float,
+                   help="minutes of training (0 = no limit); overrides the preset's")
     t.add_argument("--threads", type=int, help="CPU threads for this run (torch.set_num_threads)")
     t.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
     t.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
@@ -344,24 +643,36 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="continue a prompt with a trained model")
     g.add_argument("--checkpoint", help="a model file (default: the shipped base model)")
     g.add_argument("--prompt", default="\n", help="the text to continue (default: a newline)")
-    g.add_argument("--tokens", type=int, default=200, help="how many new tokens (default 200)")
+    g.add_argument("--tokens", type=int, default=200,
+                   help=f"how many new tokens (default 200, at most {MAX_TOKENS:,})")
     g.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; default 0.8")
-    g.add_argument("--top-k", type=int, default=None, help="sample only from the k most likely tokens")
-    g.add_argument("--top-p", type=float, default=None, help="sample only from the smallest set with probability >= p")
+    g.add_argument("--top-k", type=int, default=None,
+                   help="sample only from the k most likely tokens")
+    g.add_argument("--top-p", type=float, default=None,
+                   help="sample only from the smallest set with probability >= p")
     g.add_argument("--seed", type=int, default=1337)
     g.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
     g.set_defaults(func=cmd_generate)
     return parser
 
 
+def _message(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return f"cannot use {e.filename}: {e.strerror}."
+    return str(e)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 success, 2 bad input or unusable file)."""
+    """Run the command line; returns the exit code (0 success, 2 bad input or unusable file,
+    130 interrupted)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     args.argv = argv
     try:
         return args.func(args)
-    except (UsageError, ValueError, FileNotFoundError, CheckpointError, CheckpointMismatchError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except USER_ERRORS as e:
+        print(f"error: {_message(e)}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("\ninterrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -22,7 +22,8 @@ from typing import Any
 
 import torch
 
-from gptbook.checkpoint import CheckpointError, CheckpointMismatchError, load_model
+from gptbook.checkpoint import CheckpointError, load_model
+from gptbook.sampling import generate
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 BASE_MODEL = ASSETS / "base_model.pt"
@@ -49,7 +50,7 @@ def load_base_model(device: str | torch.device | None = None, path: str | Path |
         raise BaseModelError(f"The base model file {path} is missing. " + _rebuild_hint())
     try:
         model, tokenizer = load_model(path, device=device)
-    except (CheckpointError, CheckpointMismatchError, TypeError) as e:
+    except CheckpointError as e:
         raise BaseModelError(
             f"The base model file {path} cannot be loaded by this version of gptbook: {e}\n" + _rebuild_hint()
         ) from e
@@ -116,8 +117,6 @@ def sample_text(
 ) -> str:
     """Sample at least ``n_chars`` characters after ``prompt`` and return exactly the first ``n_chars``
     new characters (seeded, so the same call gives the same text on the same machine)."""
-    from gptbook.sampling import generate
-
     if n_chars < 1:
         raise ValueError(f"n_chars must be at least 1, got {n_chars}.")
     dev = next(model.parameters()).device

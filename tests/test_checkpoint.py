@@ -50,14 +50,14 @@ def test_round_trip_with_optimizer_tokenizer_and_extra(tmp_path):
     assert tok2.encode("not to be") == tok.encode("not to be")
 
 
-def test_bpe_tokenizer_travels_as_json(tmp_path):
+def test_bpe_tokenizer_travels_as_a_dict(tmp_path):
     tok = BPETokenizer()
     tok.train("the cat sat on the mat, the cat sat. " * 20, vocab_size=262)
     save_checkpoint(tmp_path / "ck.pt", gpt(), tokenizer=tok)
     _, tok2 = load_model(tmp_path / "ck.pt", device="cpu")
     assert isinstance(tok2, BPETokenizer)
     assert tok2.merges == tok.merges
-    assert isinstance(load_checkpoint(tmp_path / "ck.pt")["tokenizer"], str)
+    assert load_checkpoint(tmp_path / "ck.pt")["tokenizer"] == tok.to_dict()  # no temporary file
 
 
 def test_half_precision_weights_load_back_as_fp32(tmp_path):

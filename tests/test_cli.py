@@ -59,7 +59,10 @@ def test_generate_continues_the_prompt(trained, capsys):
         (["--top-k", "0"], "top_k"),
         (["--top-p", "1.5"], "top_p"),
         (["--top-p", "0"], "top_p"),
-        (["--tokens", "0"], "--tokens must be at least 1"),
+        (["--tokens", "0"], "--tokens must be between 1 and 100,000"),
+        (["--tokens", "10000000"], "--tokens must be between 1 and 100,000"),
+        (["--temperature", "nan"], "temperature must be a finite number"),
+        (["--temperature", "inf"], "temperature must be a finite number"),
         (["--prompt", ""], "--prompt is empty"),
         (["--prompt", "\u0416"], "\u0416"),  # a character the tiny model's vocabulary does not have
     ],
@@ -91,13 +94,19 @@ def test_train_bad_input_gives_clear_errors(trained, tmp_path, capsys):
     assert "--threads must be at least 1" in capsys.readouterr().err
 
 
-def test_a_fresh_run_replaces_an_earlier_one(tmp_path, capsys):
+def test_a_fresh_run_over_an_earlier_one_needs_overwrite(tmp_path, capsys):
     run = tmp_path / "run"
-    args = ["train", "--preset", "tiny", "--run-dir", str(run), "--device", "cpu", "--max-iters", "4"]
-    assert main([*args, "--out", str(tmp_path / "a.pt"), "--quiet"]) == 0
-    assert main([*args, "--out", str(tmp_path / "b.pt")]) == 0
-    assert f"removing {run / 'checkpoint.pt'}" in capsys.readouterr().out
+    args = ["train", "--preset", "tiny", "--run-dir", str(run), "--device", "cpu",
+            "--max-iters", "4", "--quiet"]
+    assert main([*args, "--max-iters", "8", "--out", str(tmp_path / "a.pt")]) == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert main([*args, "--out", str(tmp_path / "b.pt")]) == 2  # refused: nothing deleted
+    assert "holds an earlier run" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert not (tmp_path / "b.pt").exists()
+    assert main([*args, "--out", str(tmp_path / "b.pt"), "--overwrite"]) == 0
     assert load_checkpoint(run / "checkpoint.pt")["step"] == 4
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "tokenizer.json"]
 
 
 def test_resume_on_the_command_line_continues_the_run(tmp_path):

@@ -172,7 +172,7 @@ def test_beam_search_with_and_without_cache_agree_past_the_context(model):
 
 def test_bad_inputs_raise_clear_errors(model):
     p = torch.tensor([[1, 2]])
-    with pytest.raises(ValueError, match="temperature must be a number >= 0"):
+    with pytest.raises(ValueError, match="temperature must be a finite number >= 0"):
         generate(model, p, 3, temperature=-0.5)
     with pytest.raises(ValueError, match="temperature"):
         next_token_probs(model, p, temperature=float("nan"))
