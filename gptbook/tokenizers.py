@@ -31,6 +31,7 @@ import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -615,27 +616,17 @@ class BPETokenizer:
         changed since they were queued are skipped.
         """
         ranks, by_rank = self.ranks, self._by_rank
+        get, push = ranks.get, heapq.heappush
         ids = list(ids)
         n = len(ids)
         nxt = list(range(1, n + 1))  # n marks the end
         prv = list(range(-1, n - 1))  # -1 marks the start
         todo: dict[int, list[int]] = {}
-        for i, pair in enumerate(zip(ids, ids[1:])):
-            r = ranks.get(pair)
+        for i, r in enumerate(map(get, zip(ids, islice(ids, 1, None)))):
             if r is not None:
                 todo.setdefault(r, []).append(i)
         heap = list(todo)
         heapq.heapify(heap)
-
-        def queue(r: int | None, pos: int) -> None:
-            if r is not None:
-                found = todo.get(r)
-                if found is None:
-                    todo[r] = [pos]
-                    heapq.heappush(heap, r)
-                else:
-                    found.append(pos)
-
         while heap:
             r = heapq.heappop(heap)
             a, b, new = by_rank[r]
@@ -645,15 +636,30 @@ class BPETokenizer:
                 j = nxt[i]
                 if j >= n or ids[i] != a or ids[j] != b:  # merged away, or the pair changed
                     continue
-                ids[i], ids[j] = new, -1
+                ids[i] = new
+                ids[j] = -1
                 k = nxt[j]
                 nxt[i] = k
                 if k < n:
                     prv[k] = i
-                    queue(ranks.get((new, ids[k])), i)
+                    r2 = get((new, ids[k]))
+                    if r2 is not None:  # (inlined: this loop runs once per merge)
+                        found = todo.get(r2)
+                        if found is None:
+                            todo[r2] = [i]
+                            push(heap, r2)
+                        else:
+                            found.append(i)
                 p = prv[i]
                 if p >= 0:
-                    queue(ranks.get((ids[p], new)), p)
+                    r2 = get((ids[p], new))
+                    if r2 is not None:
+                        found = todo.get(r2)
+                        if found is None:
+                            todo[r2] = [p]
+                            push(heap, r2)
+                        else:
+                            found.append(p)
         return [t for t in ids if t >= 0]
 
     def _encode_chunk(self, chunk: str) -> list[int]:
