@@ -1,11 +1,11 @@
 """Benchmark of chapters 09 and 10's fine-tuning runs on this CPU, one run of each, on the shipped
 base model:
 
-(a) spam classification, :data:`gptbook.finetune.SPAM_RECIPE` on the last
-    :data:`~gptbook.finetune.SPAM_TRAINABLE_BLOCKS` blocks (computing the frozen features
+(a) spam classification, :data:`gptbook.classify.SPAM_RECIPE` on the last
+    :data:`~gptbook.classify.SPAM_TRAINABLE_BLOCKS` blocks (computing the frozen features
     included), then accuracy and spam recall on the fixed test split. Targets: at most 3 minutes,
     at least 98 % accuracy and 92 % spam recall.
-(b) instruction tuning, :data:`gptbook.finetune.INSTRUCTION_RECIPE` on chapter 10's instruction
+(b) instruction tuning, :data:`gptbook.instruct.INSTRUCTION_RECIPE` on chapter 10's instruction
     set. Target: at most 4 minutes. ``--eval`` also scores held-out exact match and well-formed
     answers by task.
 
@@ -18,13 +18,12 @@ Timings depend on what else runs on the machine; the CPU here has 2 cores shared
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import time
 
 import torch
 
-from gptbook import finetune as ft
+from gptbook import classify, instruct
 from gptbook import instructions as ins
 from gptbook.data import sms_spam
 from gptbook.pretrained import load_base_model
@@ -36,47 +35,58 @@ def load() -> str:
 
 
 def bench_spam(gpt, tok) -> None:
-    split = ft.stratified_split(sms_spam())
-    train = ft.encode_messages(tok, split.train, gpt.config.context)
-    test = ft.encode_messages(tok, split.test, gpt.config.context)
-    print(f"(a) spam: {len(train)} training messages, {sum(map(len, train.ids)):,} tokens; {load()}")
-    clf, losses, seconds = ft.fine_tune_classifier(gpt, train)
-    r = ft.evaluate_classifier(clf, test)
-    tokens = sum(map(len, train.ids)) * ft.SPAM_RECIPE.epochs
-    print(f"    fine-tuning: {seconds:.1f} s, {len(losses)} steps, {tokens / seconds:,.0f} training tokens/s "
-          f"(target: at most 180 s)")
-    print(f"    test: accuracy {r.accuracy:.2%}, spam recall {r.spam_recall:.2%}, precision {r.spam_precision:.2%}, "
-          f"confusion {r.confusion}; {load()}")
+    split = classify.stratified_split(sms_spam())
+    train = classify.encode_messages(tok, split.train, gpt.config.context)
+    test = classify.encode_messages(tok, split.test, gpt.config.context)
+    n_tokens = sum(map(len, train.ids))
+    print(f"(a) spam: {len(train)} training messages, {n_tokens:,} tokens; {load()}")
+    clf, losses, seconds = classify.fine_tune_classifier(gpt, train)
+    r = classify.evaluate_classifier(clf, test)
+    tokens = n_tokens * classify.SPAM_RECIPE.epochs
+    print(f"    fine-tuning: {seconds:.1f} s, {len(losses)} steps, "
+          f"{tokens / seconds:,.0f} training tokens/s (target: at most 180 s)")
+    print(f"    test: accuracy {r.accuracy:.2%}, spam recall {r.spam_recall:.2%}, "
+          f"precision {r.spam_precision:.2%}, confusion {r.confusion}; {load()}")
 
 
 def bench_instructions(gpt, tok, evaluate: bool) -> None:
     examples = ins.build_instruction_set(seed=0)
     train_ex, test_ex = ins.split_instruction_set(examples, test_per_task=40, seed=0)
-    rows = [r for r in (ft.encode_instruction(tok, e, gpt.config.context) for e in train_ex) if r is not None]
+    encoded = (instruct.encode_instruction(tok, e, gpt.config.context) for e in train_ex)
+    rows = [r for r in encoded if r is not None]
     n_tokens = sum(len(r[0]) for r in rows)
     print(f"(b) instructions: {len(rows)} training examples, {n_tokens:,} tokens; {load()}")
-    model = copy.deepcopy(gpt)
     t0 = time.perf_counter()
-    losses = ft.train_instructions(model, rows, ft.INSTRUCTION_RECIPE)
+    model, losses = instruct.train_instructions(gpt, rows, instruct.INSTRUCTION_RECIPE)
     seconds = time.perf_counter() - t0
-    print(f"    fine-tuning: {seconds:.1f} s, {len(losses)} steps, {n_tokens * ft.INSTRUCTION_RECIPE.epochs / seconds:,.0f} "
+    tokens = n_tokens * instruct.INSTRUCTION_RECIPE.epochs
+    print(f"    fine-tuning: {seconds:.1f} s, {len(losses)} steps, {tokens / seconds:,.0f} "
           f"training tokens/s (target: at most 240 s); {load()}")
     if evaluate:
-        ok = [e for e in test_ex if len(tok.encode(ins.example_prompt(e))) + 24 <= gpt.config.context]
-        acc = ft.accepted_answers(examples)
-        before = ft.score_answers(ok, [ft.answer(gpt, tok, e) for e in ok], acc)
-        after = ft.score_answers(ok, [ft.answer(model, tok, e) for e in ok], acc)
+        context = gpt.config.context
+        ok = [e for e in test_ex if len(tok.encode(ins.example_prompt(e))) + 24 <= context]
+        acc = instruct.accepted_answers(examples)
+        before = instruct.score_answers(ok, [instruct.answer(gpt, tok, e) for e in ok], acc)
+        after = instruct.score_answers(ok, [instruct.answer(model, tok, e) for e in ok], acc)
         for task, a in after.items():
             b = before[task]
-            formed = "" if a.well_formed is None else f"; well formed {b.well_formed}/{b.total} before, {a.well_formed}/{a.total} after"
-            print(f"    {task:>10}: exact match {b.right}/{b.total} before, {a.right}/{a.total} after{formed}")
+            formed = ""
+            if a.well_formed is not None:
+                formed = (f"; well formed {b.well_formed}/{b.total} before, "
+                          f"{a.well_formed}/{a.total} after")
+            print(f"    {task:>10}: exact match {b.right}/{b.total} before, "
+                  f"{a.right}/{a.total} after{formed}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, help="torch.set_num_threads for this run")
     parser.add_argument("--only", choices=["a", "b"], help="run one benchmark")
-    parser.add_argument("--eval", action="store_true", help="(b): also score held-out exact match by task")
+    parser.add_argument(
+        "--eval", action="store_true", help="(b): also score held-out exact match by task"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -16,11 +16,11 @@ model (:mod:`gptbook.window`).
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gptbook.optim import evaluating, lr_at, optimizer_step
 
 # --------------------------------------------------------------------------- counting
 
@@ -145,14 +145,11 @@ def train_next_token(
     losses: list[float] = []
     model.train()
     for step in range(steps):
-        frac = step / max(1, steps - 1)
-        for group in opt.param_groups:
-            group["lr"] = lr * (final_lr_fraction + (1 - final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * frac)))
+        # the cosine reaches its end on the last step (steps - 1), from 1 down to final_lr_fraction
+        rate = lr * lr_at(step, steps - 1, 1.0, final=final_lr_fraction)
         x, y = random_windows(ids, model.context, batch_size, generator)
         loss = F.cross_entropy(model(x.to(device)), y.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimizer_step(loss, opt, lr=rate)
         losses.append(loss.item())
     model.eval()
     return losses
@@ -170,16 +167,14 @@ def evaluate(model: nn.Module, ids: torch.Tensor, chunk: int = 65536, first_targ
     if first < context:
         raise ValueError(f"first_target must be >= the model's context {context}, got {first}")
     device = _device_of(model)
-    was_training = model.training
-    model.eval()
     total, n = 0.0, 0
-    for lo in range(first, ids.numel(), chunk):
-        targets = torch.arange(lo, min(lo + chunk, ids.numel()))
-        x = ids[targets.unsqueeze(1) - context + torch.arange(context)]
-        logits = model(x.to(device))
-        total += F.cross_entropy(logits.float(), ids[targets].to(device), reduction="sum").item()
-        n += targets.numel()
-    model.train(was_training)
+    with evaluating(model):
+        for lo in range(first, ids.numel(), chunk):
+            targets = torch.arange(lo, min(lo + chunk, ids.numel()))
+            x = ids[targets.unsqueeze(1) - context + torch.arange(context)]  # (N, context)
+            logits = model(x.to(device))
+            total += F.cross_entropy(logits.float(), ids[targets].to(device), reduction="sum").item()
+            n += targets.numel()
     return total / n
 
 

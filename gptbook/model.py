@@ -4,12 +4,21 @@ Read this module from top to bottom, like the chapter (notebook 06):
 
 1. :class:`GPTConfig` holds the few numbers that define a GPT, with presets for GPT-2 small and
    GPT-3 175B, and :func:`count_params` counts a config's parameters by part without building it.
-2. :class:`LayerNorm` (Ba et al., 2016) and :class:`MLP` (a 4x wider feed-forward net with the GELU
-   of Hendrycks and Gimpel, 2016).
+2. :class:`LayerNorm` (Ba et al., 2016), chosen for every block by :func:`make_norm`, and
+   :class:`MLP` (a 4x wider feed-forward net with the GELU of Hendrycks and Gimpel, 2016).
 3. :class:`Block`: pre-norm attention and MLP, each added back to its input (the residual
    connection of He et al., 2016): ``x = x + attn(ln_1(x)); x = x + mlp(ln_2(x))``.
 4. :class:`GPT`: token and position embeddings, the blocks, a final layer norm, and the
    unembedding ``lm_head`` that shares its weights with the token embedding (Radford et al., 2019).
+   The forward pass is cut into public steps that everything else reuses (fine-tuning, feature
+   extraction, attention pictures, a reward model):
+
+   * :meth:`GPT.embed`: token ids ``(B, T)`` -> the residual stream ``(B, T, d_model)``; the
+     one place where positions are added;
+   * :meth:`GPT.run_blocks`: the residual stream through some or all of the blocks;
+   * :meth:`GPT.hidden_states`: token ids -> final, normalised hidden states ``(B, T, d_model)``;
+   * :meth:`GPT.forward`: hidden states -> logits ``(B, T, vocab_size)``, and the loss.
+
    :meth:`GPT.from_gpt2_state_dict` loads weights stored in GPT-2's published Hugging Face layout.
 
 The module names (``transformer.wte``, ``h.0.attn.c_attn``, ``mlp.c_fc``, ...) follow GPT-2's, so
@@ -25,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gptbook.attention import CausalSelfAttention, KVCache
+from gptbook.attention import CausalSelfAttention, KVCache, LayerCache
 
 # ---------------------------------------------------------------------------------------------
 # 1. The configuration, and counting parameters without building anything
@@ -69,7 +78,10 @@ class GPTConfig:
 
     @classmethod
     def gpt3_175b(cls) -> GPTConfig:
-        """GPT-3 175B (Brown et al., 2020): 96 layers, 96 heads, width 12,288. Count it, never build it."""
+        """GPT-3 175B (Brown et al., 2020): 96 layers, 96 heads, width 12,288.
+
+        Count it (:func:`count_params`), never build it.
+        """
         return cls(vocab_size=50257, context=2048, n_layer=96, n_head=96, d_model=12288)
 
 
@@ -118,6 +130,11 @@ class LayerNorm(nn.Module):
         return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
 
 
+def make_norm(config: GPTConfig) -> nn.Module:
+    """The normalisation every block and the final layer use: swap it here, in one place."""
+    return LayerNorm(config.d_model, bias=config.bias)
+
+
 class MLP(nn.Module):
     """The feed-forward network: widen 4x, GELU, narrow back. It works on each token separately.
 
@@ -144,13 +161,15 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.ln_1 = LayerNorm(config.d_model, bias=config.bias)
+        self.ln_1 = make_norm(config)
         self.attn = CausalSelfAttention(config.d_model, config.n_head, config.dropout, config.bias)
-        self.ln_2 = LayerNorm(config.d_model, bias=config.bias)
+        self.ln_2 = make_norm(config)
         self.mlp = MLP(config)
 
-    def forward(self, x: Tensor, cache=None, return_weights: bool = False) -> tuple[Tensor, Tensor | None]:
-        """Returns the new residual stream and (if asked) the attention weights."""
+    def forward(
+        self, x: Tensor, cache: LayerCache | None = None, return_weights: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """The new residual stream ``(B, T, d_model)`` and (if asked) the attention weights."""
         a, weights = self.attn(self.ln_1(x), cache=cache, return_weights=return_weights)
         x = x + a  # the residual connection: add, do not replace
         x = x + self.mlp(self.ln_2(x))
@@ -160,6 +179,28 @@ class Block(nn.Module):
 # ---------------------------------------------------------------------------------------------
 # 4. The GPT
 # ---------------------------------------------------------------------------------------------
+
+
+IGNORE = -100
+"""The target of a position whose prediction is not scored (padding, a masked-out prompt)."""
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def next_token_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of ``logits`` ``(B, T, V)`` against ``targets`` ``(B, T)``.
+
+    Positions whose target is :data:`IGNORE` are not scored. ``reduction="mean"`` averages over
+    the scored positions (the training loss), ``"sum"`` adds them up, and ``"none"`` returns one
+    loss per position ``(B, T)``, 0 where ignored: the log-likelihood of each token, which a
+    preference loss (DPO) or a per-sequence score sums itself.
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}.")
+    loss = F.cross_entropy(
+        logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction=reduction
+    )
+    return loss.view(targets.shape) if reduction == "none" else loss
 
 
 class StateDictMismatchError(ValueError):
@@ -178,7 +219,7 @@ class GPT(nn.Module):
                 wpe=nn.Embedding(config.context, config.d_model),  # position embedding
                 drop=nn.Dropout(config.dropout),
                 h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-                ln_f=LayerNorm(config.d_model, bias=config.bias),
+                ln_f=make_norm(config),
             )
         )
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
@@ -229,7 +270,8 @@ class GPT(nn.Module):
             where = f" after {start} cached tokens" if start else ""
             raise ValueError(
                 f"{T} tokens{where} are more than the model's context of {C}. "
-                f"Crop the input to its last {C - start} tokens (gptbook.sampling.generate does this for you)."
+                f"Crop the input to its last {C - start} tokens "
+                "(gptbook.sampling.generate does this for you)."
             )
         lo, hi = int(idx.min()), int(idx.max())
         if lo < 0 or hi >= self.config.vocab_size:
@@ -238,41 +280,81 @@ class GPT(nn.Module):
                 "was the text encoded with this model's tokenizer?"
             )
 
-    def _embed(self, idx: Tensor, start: int = 0) -> Tensor:
-        pos = torch.arange(start, start + idx.size(1), device=idx.device)
+    # The forward pass, one public step at a time. Each step is used by forward() and by the code
+    # that needs the inside of the model: fine-tuning, features, attention pictures, reward models.
+
+    def embed(self, idx: Tensor, start: int = 0) -> Tensor:
+        """The residual stream ``(B, T, d_model)`` entering block 0 for token ids ``idx`` ``(B, T)``.
+
+        Each token's vector is its token embedding plus the embedding of its position. Positions
+        start at ``start`` (the number of tokens already in a KV cache). This is the only place
+        where the model learns where a token is.
+        """
+        self._check_input(idx, start)
+        pos = torch.arange(start, start + idx.size(1), device=idx.device)  # (T,)
         return self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
 
+    def run_blocks(
+        self, x: Tensor, first: int = 0, last: int | None = None, cache: KVCache | None = None
+    ) -> Tensor:
+        """The residual stream ``x`` ``(B, T, d_model)`` through blocks ``first .. last - 1``.
+
+        ``last=None`` runs to the top. With a ``cache``, each block appends its keys and values to
+        its layer of the cache.
+        """
+        for i in range(first, self.config.n_layer if last is None else last):
+            x, _ = self.transformer.h[i](x, cache=None if cache is None else cache.layers[i])
+        return x
+
+    def hidden_states(self, idx: Tensor, cache: KVCache | None = None) -> Tensor:
+        """The final hidden states ``(B, T, d_model)`` for ``idx`` ``(B, T)``: embeddings, every
+        block and the final layer norm; everything but the unembedding ``lm_head``.
+
+        A classifier or a reward model puts its own head on these vectors.
+        """
+        start = 0 if cache is None else cache.length
+        return self.finish(self.embed(idx, start), cache=cache)
+
+    def finish(self, x: Tensor, first: int = 0, cache: KVCache | None = None) -> Tensor:
+        """The residual stream ``x`` entering block ``first`` through the remaining blocks and the
+        final layer norm: the final hidden states ``(B, T, d_model)``.
+
+        Fine-tuning with frozen bottom blocks computes their output once and starts here.
+        """
+        return self.transformer.ln_f(self.run_blocks(x, first, cache=cache))
+
     def forward(
-        self, idx: Tensor, targets: Tensor | None = None, cache: KVCache | None = None
+        self,
+        idx: Tensor,
+        targets: Tensor | None = None,
+        cache: KVCache | None = None,
+        reduction: str = "mean",
     ) -> tuple[Tensor, Tensor | None]:
         """Logits ``(B, T, vocab_size)`` for token ids ``idx`` ``(B, T)``, and the loss if ``targets``.
 
-        The loss is the mean cross-entropy of predicting ``targets`` (positions with -100 are
-        ignored). With a ``cache`` (from :meth:`new_cache`), ``idx`` holds only the tokens after
-        those already cached; the cache is updated in place. Inputs longer than the context raise a
-        ``ValueError``: cropping is the caller's choice, not the model's.
+        The loss is the cross-entropy of predicting ``targets`` ``(B, T)`` (see
+        :func:`next_token_loss` for ``reduction``; positions with -100 are not scored). With a
+        ``cache`` (from :meth:`new_cache`), ``idx`` holds only the tokens after those already
+        cached, whose positions come from the cache; the cache is updated in place. Inputs longer
+        than the context raise a ``ValueError``: cropping is the caller's choice, not the model's.
         """
-        start = 0 if cache is None else cache.length
-        self._check_input(idx, start)
-        x = self._embed(idx, start)
-        for i, block in enumerate(self.transformer.h):
-            x, _ = block(x, cache=None if cache is None else cache.layers[i])
-        logits = self.lm_head(self.transformer.ln_f(x))
-        loss = None
-        if targets is not None:
-            if targets.shape != idx.shape:
-                raise ValueError(f"targets have shape {tuple(targets.shape)} but idx has {tuple(idx.shape)}; they must match.")
-            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
-        return logits, loss
+        logits = self.lm_head(self.hidden_states(idx, cache))  # (B, T, vocab_size)
+        if targets is None:
+            return logits, None
+        if targets.shape != idx.shape:
+            raise ValueError(
+                f"targets have shape {tuple(targets.shape)} but idx has {tuple(idx.shape)}; "
+                "they must match."
+            )
+        return logits, next_token_loss(logits, targets, reduction)
 
     @torch.no_grad()
     def attention_weights(self, idx: Tensor) -> Tensor:
-        """Every layer's attention weights for ``idx`` ``(B, T)``: shape ``(n_layer, B, n_head, T, T)``.
+        """Every layer's attention weights for ``idx`` ``(B, T)``: ``(n_layer, B, n_head, T, T)``.
 
         Row ``i`` of a head's ``T x T`` matrix says how much token ``i`` looks at each earlier token.
         """
-        self._check_input(idx, 0)
-        x = self._embed(idx)
+        x = self.embed(idx)
         maps = []
         for block in self.transformer.h:
             x, w = block(x, return_weights=True)

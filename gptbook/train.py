@@ -22,8 +22,11 @@ Read this module from top to bottom, like the chapter (notebook 08):
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -32,8 +35,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from gptbook.checkpoint import load_checkpoint, save_checkpoint
+from gptbook.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from gptbook.device import device as pick_device
+from gptbook.optim import check_int, check_number, evaluating, lr_at, optimizer_step
 
 # ---------------------------------------------------------------------------------------------
 # 1. The data: random windows of a long list of token ids
@@ -130,21 +134,22 @@ class TrainConfig:
     device: str | None = None
     time_limit: float | None = None  # seconds of training; see below
 
-
     def __post_init__(self) -> None:
-        for name in ("batch_size", "context", "max_iters", "eval_interval", "eval_iters"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}.")
-        if not isinstance(self.warmup_iters, int) or self.warmup_iters < 0:
-            raise ValueError(f"TrainConfig.warmup_iters must be an integer >= 0, got {self.warmup_iters!r}.")
-        if not self.lr > 0 or not 0 <= self.min_lr <= self.lr:
-            raise ValueError(f"Need lr > 0 and 0 <= min_lr <= lr, got lr={self.lr!r}, min_lr={self.min_lr!r}.")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise ValueError(f"TrainConfig.time_limit must be a positive number of seconds or None, got {self.time_limit!r}.")
-        if self.weight_decay < 0 or self.grad_clip < 0:
-            raise ValueError(
-                f"weight_decay and grad_clip must be >= 0, got {self.weight_decay!r} and {self.grad_clip!r}."
+        name = "TrainConfig"
+        for field_name in ("batch_size", "context", "max_iters", "eval_interval", "eval_iters"):
+            check_int(name, field_name, getattr(self, field_name), low=1)
+        check_int(name, "warmup_iters", self.warmup_iters, low=0)
+        check_int(name, "seed", self.seed, low=None)
+        check_number(name, "lr", self.lr, low=0.0, low_open=True)
+        check_number(name, "min_lr", self.min_lr, low=0.0, high=self.lr)
+        check_number(name, "weight_decay", self.weight_decay, low=0.0)
+        check_number(name, "grad_clip", self.grad_clip, low=0.0, hint="0 turns clipping off")
+        for beta in ("beta1", "beta2"):
+            check_number(name, beta, getattr(self, beta), low=0.0, high=1.0, high_open=True)
+        if self.time_limit is not None:
+            check_number(
+                name, "time_limit", self.time_limit, low=0.0, low_open=True,
+                hint="seconds of training; None means no limit",
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,17 +185,16 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
 def learning_rate(step: int, cfg: TrainConfig, elapsed: float | None = None) -> float:
     """The learning rate for optimisation step ``step`` (0-based): linear warm-up, then cosine.
 
-    With ``cfg.time_limit`` and the ``elapsed`` seconds, the cosine follows the clock when the
-    clock is further along than the steps."""
-    if step < cfg.warmup_iters:
-        return cfg.lr * (step + 1) / cfg.warmup_iters
-    if step >= cfg.max_iters:
-        return cfg.min_lr
-    progress = (step - cfg.warmup_iters) / max(1, cfg.max_iters - cfg.warmup_iters)
+    :func:`gptbook.optim.lr_at` with the run's numbers. With ``cfg.time_limit`` and the
+    ``elapsed`` seconds, the cosine follows the clock when the clock is further along than the
+    steps.
+    """
+    clock = None
     if cfg.time_limit is not None and elapsed is not None:
-        progress = max(progress, elapsed / cfg.time_limit)
-    progress = min(progress, 1.0)
-    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
+        clock = elapsed / cfg.time_limit
+    return lr_at(
+        step, cfg.max_iters, cfg.lr, warmup=cfg.warmup_iters, final=cfg.min_lr, clock=clock
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,15 +213,13 @@ def estimate_loss(
 ) -> float:
     """Mean loss (nats per token) over ``iters`` random batches drawn with a generator seeded by
     ``seed``: the same windows every time it is called, so curves are comparable."""
-    was_training = model.training
-    model.eval()
     generator = torch.Generator().manual_seed(seed)
     total = 0.0
-    for _ in range(iters):
-        x, y = data.batch(batch_size, generator, device)
-        _, loss = model(x, y)
-        total += float(loss)
-    model.train(was_training)
+    with evaluating(model):
+        for _ in range(iters):
+            x, y = data.batch(batch_size, generator, device)
+            _, loss = model(x, y)
+            total += float(loss)
     return total / iters
 
 
@@ -232,18 +234,16 @@ def evaluate(
     ``bytes_per_token`` is given, ``bits_per_byte``. Slower than :func:`estimate_loss`, but exact."""
     ids = torch.as_tensor(ids, dtype=torch.long).flatten()
     TokenDataset(ids, context, name="evaluation text")  # checks the length
-    was_training = model.training
-    model.eval()
     n_windows = (len(ids) - 1) // context
     starts = torch.arange(n_windows) * context
     offsets = torch.arange(context + 1)
     total, count = 0.0, 0
-    for i in range(0, n_windows, batch_size):
-        w = ids[starts[i : i + batch_size, None] + offsets].to(device)
-        _, loss = model(w[:, :-1], w[:, 1:])
-        total += float(loss) * w[:, 1:].numel()
-        count += w[:, 1:].numel()
-    model.train(was_training)
+    with evaluating(model):
+        for i in range(0, n_windows, batch_size):
+            w = ids[starts[i : i + batch_size, None] + offsets].to(device)  # (B, context + 1)
+            _, loss = model(w[:, :-1], w[:, 1:])
+            total += float(loss) * w[:, 1:].numel()
+            count += w[:, 1:].numel()
     loss = total / count
     out = {"loss": loss, "perplexity": math.exp(loss), "tokens": count}
     if bytes_per_token is not None:
@@ -258,9 +258,25 @@ def evaluate(
 EvalCallback = Callable[[dict[str, Any], nn.Module], None]
 
 
-def _model_config(model: nn.Module) -> dict[str, Any] | None:
-    config = getattr(model, "config", None)
-    return asdict(config) if config is not None else None
+@contextmanager
+def _finish_before_interrupt() -> Iterator[None]:
+    """Hold back Ctrl-C until the block is done, then raise it.
+
+    The optimizer updates the weights tensor by tensor; an interrupt half-way would leave a model
+    that no checkpoint can describe. Outside the main thread (where Python delivers signals) this
+    does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def train(
@@ -289,13 +305,16 @@ def train(
     the optimizer, the step, the random state of the batch sampler and the history. With
     ``resume=True`` the run continues from that checkpoint and the losses are exactly those of an
     uninterrupted run (CPU, same seed and config). ``tokenizer`` is stored in the checkpoint.
+
+    Ctrl-C (``KeyboardInterrupt``) during the run writes a checkpoint of the last finished step
+    (with ``checkpoint_path``) and is raised again: ``resume=True`` then continues exactly.
     """
     dev = torch.device(cfg.device) if cfg.device else pick_device()
     model_context = getattr(getattr(model, "config", None), "context", None)
     if model_context is not None and cfg.context > model_context:
         raise ValueError(
-            f"TrainConfig.context={cfg.context} is longer than the model's context of {model_context}; "
-            "use a context at most the model's."
+            f"TrainConfig.context={cfg.context} is longer than the model's context of "
+            f"{model_context}; use a context at most the model's."
         )
     train_data = TokenDataset(train_ids, cfg.context, name="training text")
     val_data = TokenDataset(val_ids, cfg.context, name="validation text")
@@ -304,7 +323,7 @@ def train(
     optimizer = make_optimizer(model, cfg)
     sampler = torch.Generator().manual_seed(cfg.seed)  # draws the training batches
     history: list[dict[str, Any]] = []
-    start_step = 0
+    done = 0  # optimisation steps finished
     elapsed_before = 0.0
 
     if resume:
@@ -312,11 +331,10 @@ def train(
             raise ValueError("resume=True needs a checkpoint_path to resume from.")
         if not Path(checkpoint_path).exists():
             raise FileNotFoundError(
-                f"Cannot resume: no checkpoint at {checkpoint_path}. Start the run without resume first."
+                f"Cannot resume: no checkpoint at {checkpoint_path}. "
+                "Start the run without resume first."
             )
         state = load_checkpoint(checkpoint_path)
-        from gptbook.checkpoint import load_weights
-
         load_weights(model, state)
         optimizer.load_state_dict(state["optimizer"])
         extra = state["extra"]
@@ -325,59 +343,84 @@ def train(
             changed = [f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(saved_cfg, f.name)]
             raise ValueError(
                 f"The checkpoint {checkpoint_path} was made with a different TrainConfig "
-                f"(differs in: {', '.join(changed)}). Resume with the same config for an exact continuation."
+                f"(differs in: {', '.join(changed)}). "
+                "Resume with the same config for an exact continuation."
             )
         sampler.set_state(extra["sampler_state"])
         torch.set_rng_state(extra["torch_rng_state"])  # dropout masks continue where they stopped
         history = list(extra["history"])
-        start_step = int(state["step"])
+        done = int(state["step"])
         elapsed_before = float(extra.get("elapsed", 0.0))
 
-    def checkpoint(step: int, elapsed: float) -> None:
+    t0 = time.perf_counter() - elapsed_before
+    # The random states as they were when step `done` began: saved with the checkpoint.
+    sampler_state, rng_state = sampler.get_state(), torch.get_rng_state()
+
+    def checkpoint() -> None:
         if checkpoint_path is None:
             return
         extra = {
             "train_config": cfg.to_dict(),
-            "sampler_state": sampler.get_state(),
-            "torch_rng_state": torch.get_rng_state(),
+            "sampler_state": sampler_state,
+            "torch_rng_state": rng_state,
             "history": history,
-            "elapsed": elapsed,
+            "elapsed": time.perf_counter() - t0,
         }
-        save_checkpoint(checkpoint_path, model, optimizer, step=step, extra=extra, tokenizer=tokenizer)
+        save_checkpoint(checkpoint_path, model, optimizer, step=done, extra=extra, tokenizer=tokenizer)
 
-    t0 = time.perf_counter() - elapsed_before
-    bar = tqdm(range(start_step, cfg.max_iters), initial=start_step, total=cfg.max_iters, disable=not progress)
-    for step in bar:
-        lr = learning_rate(step, cfg, time.perf_counter() - t0)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y = train_data.batch(cfg.batch_size, sampler, dev)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
-        optimizer.step()
-        record: dict[str, Any] = {"step": step + 1, "loss": loss.item(), "lr": lr, "grad_norm": grad_norm}
-        history.append(record)
+    def measure(record: dict[str, Any]) -> None:
+        args = (cfg.batch_size, cfg.eval_iters)
+        record["train_loss"] = estimate_loss(model, train_data, *args, cfg.seed + 1, dev)
+        record["val_loss"] = estimate_loss(model, val_data, *args, cfg.seed + 2, dev)
+        record["val_perplexity"] = math.exp(record["val_loss"])
+        if bytes_per_token is not None:
+            record["val_bpb"] = bits_per_byte(record["val_loss"], bytes_per_token)
+        record["elapsed"] = time.perf_counter() - t0
 
-        done = step + 1
-        out_of_time = cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit
-        if done % cfg.eval_interval == 0 or done == cfg.max_iters or out_of_time:
-            record["train_loss"] = estimate_loss(model, train_data, cfg.batch_size, cfg.eval_iters, cfg.seed + 1, dev)
-            record["val_loss"] = estimate_loss(model, val_data, cfg.batch_size, cfg.eval_iters, cfg.seed + 2, dev)
-            record["val_perplexity"] = math.exp(record["val_loss"])
-            if bytes_per_token is not None:
-                record["val_bpb"] = bits_per_byte(record["val_loss"], bytes_per_token)
-            record["elapsed"] = time.perf_counter() - t0
-            bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}")
-            checkpoint(done, record["elapsed"])
-            if callback is not None:
-                callback(record, model)
-        if out_of_time:
-            break
-    bar.close()
+    if history and "val_loss" not in history[-1] and _evaluates(done, cfg):
+        # Interrupted while measuring its last step: measure it now, as the whole run did.
+        measure(history[-1])
+        checkpoint()
+        if callback is not None:
+            callback(history[-1], model)
+
+    bar = tqdm(range(done, cfg.max_iters), initial=done, total=cfg.max_iters, disable=not progress)
+    try:
+        for step in bar:
+            lr = learning_rate(step, cfg, time.perf_counter() - t0)
+            x, y = train_data.batch(cfg.batch_size, sampler, dev)
+            _, loss = model(x, y)
+            clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+            with _finish_before_interrupt():
+                norm = optimizer_step(loss, optimizer, lr=lr, clip=clip, params=model.parameters())
+                record: dict[str, Any] = {"step": step + 1, "loss": loss.item(), "lr": lr, "grad_norm": norm}
+                history.append(record)
+                done = step + 1
+                sampler_state, rng_state = sampler.get_state(), torch.get_rng_state()
+
+            out_of_time = cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit
+            if _evaluates(done, cfg) or out_of_time:
+                measure(record)
+                bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}")
+                checkpoint()
+                if callback is not None:
+                    callback(record, model)
+            if out_of_time:
+                break
+    except KeyboardInterrupt:
+        if history and "elapsed" not in history[-1]:  # a measurement cut short: redone on resume
+            for key in ("train_loss", "val_loss", "val_perplexity", "val_bpb"):
+                history[-1].pop(key, None)
+        checkpoint()
+        raise
+    finally:
+        bar.close()
     return history
+
+
+def _evaluates(done: int, cfg: TrainConfig) -> bool:
+    """Whether the run measures its losses after ``done`` finished steps."""
+    return done % cfg.eval_interval == 0 or done == cfg.max_iters
 
 
 def eval_records(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

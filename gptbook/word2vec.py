@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gptbook.data import WordVectors
+from gptbook.optim import lr_at, optimizer_step
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
 
@@ -167,15 +168,14 @@ def train_word2vec(
     step = 0
     for centres, contexts in epoch_pairs:
         for lo in range(0, len(centres), batch_size):
-            for group in opt.param_groups:
-                group["lr"] = lr * max(1e-4, 1.0 - step / total_steps)
+            # a straight line down to zero, floored at 1e-4 of the start as in word2vec's C code
+            rate = lr * max(1e-4, lr_at(step, total_steps, 1.0, shape="linear"))
             c = centres[lo : lo + batch_size].to(device)
             o = contexts[lo : lo + batch_size].to(device)
-            neg = noise_table[torch.randint(0, len(noise_table), (len(c), negatives), generator=gen)].to(device)
+            draw = torch.randint(0, len(noise_table), (len(c), negatives), generator=gen)
+            neg = noise_table[draw].to(device)  # (B, negatives)
             loss = model.loss(c, o, neg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            optimizer_step(loss, opt, lr=rate)
             losses.append(loss.item())
             step += 1
     vectors = model.inp.weight.detach().cpu().numpy().astype(np.float32)

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from gptbook import finetune as ft
+from gptbook import classify as ft
 from gptbook.data import Message, read_spam_file, sms_spam
 from gptbook.device import device, seed_everything
 from gptbook.model import GPT
@@ -238,14 +238,14 @@ idx, lens = ft.pad_batch(ids, pad_id=0)
 print(idx)
 
 with torch.no_grad():
-    h = ft.hidden_states(gpt, idx.to(dev))  # (batch, time, width)
+    h = gpt.hidden_states(idx.to(dev))  # (batch, time, width)
     last = torch.stack([h[b, lens[b] - 1] for b in range(len(texts))])  # last real token of each row
     by_hand = clf.head(last)
     package = clf(idx.to(dev), lens.to(dev))
     alone = torch.cat([clf(torch.tensor([s], device=dev), torch.tensor([len(s)], device=dev)) for s in ids])
     more_padding = torch.cat([idx, torch.zeros(3, 10, dtype=torch.long)], 1).to(dev)
     padded_more = clf(more_padding, lens.to(dev))
-    reading_the_pad = clf.head(ft.hidden_states(gpt, more_padding)[:, -1])
+    reading_the_pad = clf.head(gpt.hidden_states(more_padding)[:, -1])
 print("by hand == package:", torch.allclose(by_hand, package, atol=1e-5))
 print("padded batch == one message at a time:", torch.allclose(package, alone, atol=1e-5))
 print("10 more padding tokens change nothing:", torch.allclose(padded_more, alone, atol=1e-5))

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from gptbook import finetune as ft
+from gptbook import instruct as ft
 from gptbook import instructions as ins
 from gptbook.device import device, seed_everything
 from gptbook.pretrained import load_base_model
@@ -159,7 +159,7 @@ print(f"masked loss {loss_a:.4f}, response-only cross-entropy by hand {by_hand:.
 #
 # Examples differ in length. A batch is padded on the right to its longest row; the padding's
 # targets are -100 too, so padding adds nothing to the loss. We also put examples of similar length
-# in the same batch (`ft.length_batches`), so there is little padding to compute.
+# in the same batch (`gptbook.tuning.length_batches`), so there is little padding to compute.
 
 # %%
 rows_all = [ft.encode_instruction(tok, e, cfg.context) for e in train_ex]
@@ -206,7 +206,8 @@ for t in ("add", "spam", "reverse"):
 print(ft.INSTRUCTION_RECIPE)
 seed_everything(0)
 t0 = time.perf_counter()
-losses = ft.train_instructions(gpt, train_rows, ft.INSTRUCTION_RECIPE, progress=lambda s: tqdm(s, leave=False))
+gpt, losses = ft.train_instructions(gpt, train_rows, ft.INSTRUCTION_RECIPE,
+                                   progress=lambda s: tqdm(s, leave=False))
 seconds = time.perf_counter() - t0
 
 # %% tags=["nbval-ignore-output"]

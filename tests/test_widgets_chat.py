@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gptbook import finetune as ft
+from gptbook import instruct as ft
 from gptbook.instructions import Example, format_prompt
 from gptbook.model import GPT, GPTConfig
 from gptbook.tokenizers import BPETokenizer
@@ -24,8 +24,9 @@ def model(tok) -> GPT:
     gpt = GPT(GPTConfig(vocab_size=256, context=128, n_layer=2, n_head=2, d_model=32))
     exs = [Example("add", "Add these two numbers.", f"{a} + 4", "seven") for a in range(8)]
     rows = [ft.encode_instruction(tok, e, 128) for e in exs]
-    ft.train_instructions(gpt, rows, ft.InstructionConfig(epochs=40, batch_size=8, lr=1e-2, warmup_steps=5))
-    return gpt.eval()
+    cfg = ft.InstructionConfig(epochs=40, batch_size=8, lr=1e-2, warmup_steps=5)
+    tuned, _ = ft.train_instructions(gpt, rows, cfg)
+    return tuned
 
 
 def test_reply_is_the_greedy_answer(model, tok):

@@ -14,7 +14,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-from gptbook.finetune import answer_ids
+from gptbook.instruct import answer_ids
 from gptbook.instructions import format_prompt, one_line
 
 
