@@ -4,12 +4,16 @@ the loop's history and callback, and exact resume from a checkpoint."""
 from __future__ import annotations
 
 import math
+import os
+import signal
 import time
 
 import pytest
 import torch
 
-from gptbook.model import GPT, GPTConfig
+from gptbook.checkpoint import load_checkpoint
+from gptbook.model import GPT
+from gptbook.optim import ConfigError
 from gptbook.train import (
     DataTooShortError,
     TokenDataset,
@@ -18,6 +22,7 @@ from gptbook.train import (
     bytes_per_token,
     estimate_loss,
     eval_records,
+    _finish_before_interrupt,
     evaluate,
     learning_rate,
     make_optimizer,
@@ -27,14 +32,14 @@ from gptbook.train import (
 VOCAB = 11
 
 
-def tiny_model(seed: int = 0, context: int = 16, dropout: float = 0.0) -> GPT:
-    torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=VOCAB, context=context, n_layer=2, n_head=2, d_model=16, dropout=dropout))
+@pytest.fixture
+def tiny_model(tiny_gpt):
+    """A tiny GPT over :data:`VOCAB` tokens, in training mode (as a freshly built model is)."""
 
+    def make(seed: int = 0, context: int = 16, dropout: float = 0.0) -> GPT:
+        return tiny_gpt(seed, vocab_size=VOCAB, context=context, d_model=16, dropout=dropout).train()
 
-def pattern_ids(n: int = 600) -> list[int]:
-    """A learnable sequence: 0 1 2 ... 10 0 1 2 ... (the next token is always known)."""
-    return [i % VOCAB for i in range(n)]
+    return make
 
 
 def small_cfg(**kw) -> TrainConfig:
@@ -73,7 +78,7 @@ def test_batches_are_windows_and_repeat_with_the_seed():
     assert not torch.equal(x1, x3)
 
 
-def test_too_short_data_gives_a_clear_error():
+def test_too_short_data_gives_a_clear_error(tiny_model, pattern_ids):
     with pytest.raises(DataTooShortError, match=r"has 10 tokens, but one window of context 10 needs 11"):
         TokenDataset(list(range(10)), context=10)
     TokenDataset(list(range(11)), context=10)  # exactly one window is fine
@@ -81,7 +86,7 @@ def test_too_short_data_gives_a_clear_error():
         train(tiny_model(), pattern_ids(), pattern_ids(5), small_cfg(), progress=False)
 
 
-def test_context_longer_than_the_model_is_refused():
+def test_context_longer_than_the_model_is_refused(tiny_model, pattern_ids):
     with pytest.raises(ValueError, match="longer than the model's context of 16"):
         train(tiny_model(context=16), pattern_ids(), pattern_ids(), small_cfg(context=32), progress=False)
 
@@ -91,6 +96,19 @@ def test_bad_train_config_is_refused():
         TrainConfig(batch_size=0)
     with pytest.raises(ValueError, match="min_lr"):
         TrainConfig(lr=1e-3, min_lr=1e-2)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("time_limit", -1.0), ("time_limit", math.nan), ("time_limit", math.inf), ("time_limit", 0),
+     ("lr", math.nan), ("lr", math.inf), ("weight_decay", math.nan), ("grad_clip", math.nan),
+     ("grad_clip", -1.0), ("beta2", 1.0), ("warmup_iters", -1), ("max_iters", True)],
+)
+def test_a_non_finite_or_out_of_range_setting_is_refused_not_ignored(field, value):
+    # -1 or nan seconds must not silently mean "no limit"
+    with pytest.raises(ConfigError, match=f"TrainConfig.{field} must be"):
+        TrainConfig(**{field: value})
+    assert TrainConfig(time_limit=None).time_limit is None  # None is how to ask for no limit
 
 
 def test_bytes_per_token_and_bits_per_byte():
@@ -116,7 +134,7 @@ def test_learning_rate_warms_up_then_decays_to_min_lr():
     assert learning_rate(500, cfg) == pytest.approx(0.1)
 
 
-def test_weight_decay_only_on_2d_weights():
+def test_weight_decay_only_on_2d_weights(tiny_model):
     model = tiny_model()
     opt = make_optimizer(model, TrainConfig(weight_decay=0.1))
     decay, no_decay = opt.param_groups
@@ -131,7 +149,7 @@ def test_weight_decay_only_on_2d_weights():
 # --------------------------------------------------------------------------- evaluation
 
 
-def test_evaluate_covers_every_token_once_and_matches_a_hand_computation():
+def test_evaluate_covers_every_token_once_and_matches_a_hand_computation(tiny_model, pattern_ids):
     model = tiny_model(context=8)
     ids = torch.tensor(pattern_ids(33))
     out = evaluate(model, ids, context=8, batch_size=3, device="cpu", bytes_per_token=2.0)
@@ -147,7 +165,7 @@ def test_evaluate_covers_every_token_once_and_matches_a_hand_computation():
     assert out["bits_per_byte"] == pytest.approx(expected / math.log(2) / 2.0, rel=1e-5)
 
 
-def test_estimate_loss_is_repeatable_and_restores_training_mode():
+def test_estimate_loss_is_repeatable_and_restores_training_mode(tiny_model, pattern_ids):
     model = tiny_model(dropout=0.1)
     data = TokenDataset(pattern_ids(), context=8)
     model.train()
@@ -160,7 +178,7 @@ def test_estimate_loss_is_repeatable_and_restores_training_mode():
 # --------------------------------------------------------------------------- the loop
 
 
-def test_training_learns_a_pattern_and_reports_history():
+def test_training_learns_a_pattern_and_reports_history(tiny_model, pattern_ids):
     model = tiny_model()
     seen = []
     cfg = small_cfg(max_iters=60, eval_interval=20, lr=3e-2)
@@ -182,7 +200,7 @@ class Stop(Exception):
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
-def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, dropout):
+def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, dropout, tiny_model, pattern_ids):
     cfg = small_cfg(max_iters=16, eval_interval=4)
     train_ids, val_ids = pattern_ids(), pattern_ids(100)
 
@@ -206,7 +224,82 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, dropout):
     assert [h.get("val_loss") for h in resumed] == [h.get("val_loss") for h in full]
 
 
-def test_resume_errors(tmp_path):
+def interrupt_at(model: GPT, training_call: int = 0, eval_call: int = 0) -> GPT:
+    """Make ``model`` raise KeyboardInterrupt (as Ctrl-C does) at its n-th forward pass in
+    training mode or in eval mode (a measurement)."""
+    calls = {True: 0, False: 0}
+    real = model.forward
+
+    def forward(*args, **kwargs):
+        calls[model.training] += 1
+        if calls[model.training] == (training_call if model.training else eval_call):
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    model.forward = forward
+    return model
+
+
+@pytest.mark.parametrize(
+    "where, saved_step",
+    [
+        ("training", 6),  # in step 7's forward pass: a batch drawn, no update yet
+        ("measuring", 8),  # in the measurement after step 8
+        ("callback", 8),  # in the callback after step 8
+    ],
+)
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_ctrl_c_saves_the_last_finished_step_and_resume_matches_the_whole_run(
+    tmp_path, tiny_model, pattern_ids, dropout, where, saved_step
+):
+    cfg = small_cfg(max_iters=16, eval_interval=4)
+    train_ids, val_ids = pattern_ids(), pattern_ids(100)
+    torch.manual_seed(123)
+    full = train(tiny_model(dropout=dropout), train_ids, val_ids, cfg, progress=False)
+
+    def stop_at_8(record, model):
+        if record["step"] == 8:
+            raise KeyboardInterrupt
+
+    torch.manual_seed(123)
+    model, callback = tiny_model(dropout=dropout), None
+    if where == "training":
+        interrupt_at(model, training_call=7)
+    elif where == "measuring":
+        interrupt_at(model, eval_call=2 * cfg.eval_iters + 3)  # 2 batches per split per measure
+    else:
+        callback = stop_at_8
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(KeyboardInterrupt):  # raised again after the checkpoint is written
+        train(model, train_ids, val_ids, cfg, checkpoint_path=ckpt, callback=callback,
+              progress=False)
+    assert load_checkpoint(ckpt)["step"] == saved_step
+    torch.manual_seed(999)  # the global RNG moved on; resume must restore it
+    resumed = train(tiny_model(seed=5, dropout=dropout), train_ids, val_ids, cfg,
+                    checkpoint_path=ckpt, resume=True, progress=False)
+    assert [h["step"] for h in resumed] == list(range(1, 17))
+    assert [h["loss"] for h in resumed] == [h["loss"] for h in full]  # bit for bit
+    assert [h["grad_norm"] for h in resumed] == [h["grad_norm"] for h in full]
+    assert [h.get("val_loss") for h in resumed] == [h.get("val_loss") for h in full]
+
+
+def test_ctrl_c_without_a_checkpoint_path_is_raised_again(tiny_model, pattern_ids):
+    model = interrupt_at(tiny_model(), training_call=3)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, pattern_ids(), pattern_ids(100), small_cfg(), progress=False)
+
+
+def test_ctrl_c_during_an_update_waits_for_the_update_to_finish():
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _finish_before_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the block
+            done.append("the rest of the block ran")
+    assert done == ["the rest of the block ran"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_resume_errors(tmp_path, tiny_model, pattern_ids):
     cfg = small_cfg()
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(tiny_model(), pattern_ids(), pattern_ids(), cfg, checkpoint_path=tmp_path / "none.pt", resume=True,
@@ -230,7 +323,7 @@ def test_time_limited_schedule_follows_the_clock():
         TrainConfig(time_limit=0)
 
 
-def test_time_limited_run_stops_on_time_with_a_final_evaluation():
+def test_time_limited_run_stops_on_time_with_a_final_evaluation(tiny_model, pattern_ids):
     cfg = small_cfg(max_iters=1_000_000, eval_interval=1_000_000, warmup_iters=0, time_limit=1.0)
     t0 = time.perf_counter()
     history = train(tiny_model(), pattern_ids(), pattern_ids(), cfg, progress=False)
