@@ -101,20 +101,18 @@ def test_bad_head_count_is_a_clear_error():
 # --- the attention widget's plain functions (chapter 05) ------------------------------------------
 
 
-def _tiny_model_and_tokenizer():
-    from gptbook.model import GPT, GPTConfig
+def _tiny_model_and_tokenizer(tiny_gpt):
     from gptbook.tokenizers import CharTokenizer
 
     tok = CharTokenizer.from_text("abcdefgh ijklmnop")
-    torch.manual_seed(6)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, context=8, n_layer=2, n_head=3, d_model=24)).eval()
+    model = tiny_gpt(6, vocab_size=tok.vocab_size, context=8, n_head=3, d_model=24)
     return model, tok
 
 
-def test_attention_view_matches_the_model_and_crops_long_text():
+def test_attention_view_matches_the_model_and_crops_long_text(tiny_gpt):
     from gptbook.widgets.attention import attention_view
 
-    model, tok = _tiny_model_and_tokenizer()
+    model, tok = _tiny_model_and_tokenizer(tiny_gpt)
     view = attention_view(model, tok, "abc def", layer=1, head=2)
     expected = model.attention_weights(torch.tensor([tok.encode("abc def")]))[1, 0, 2]
     assert view.tokens == ["a", "b", "c", "·", "d", "e", "f"]
@@ -125,10 +123,10 @@ def test_attention_view_matches_the_model_and_crops_long_text():
     assert long.tokens == list("ijklmnop")
 
 
-def test_attention_widget_refuses_bad_input_with_a_message():
+def test_attention_widget_refuses_bad_input_with_a_message(tiny_gpt):
     from gptbook.widgets.attention import AttentionInputError, attention_view, attention_widget
 
-    model, tok = _tiny_model_and_tokenizer()
+    model, tok = _tiny_model_and_tokenizer(tiny_gpt)
     with pytest.raises(AttentionInputError, match="empty"):
         attention_view(model, tok, "   ")
     with pytest.raises(AttentionInputError, match="layer must be an integer from 0 to 1"):

@@ -8,9 +8,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gptbook.model import GPT, MLP, Block, GPTConfig, LayerNorm, StateDictMismatchError, count_params
+from gptbook.model import (
+    GPT,
+    MLP,
+    Block,
+    GPTConfig,
+    LayerNorm,
+    StateDictMismatchError,
+    count_params,
+    next_token_loss,
+)
 
 TINY = GPTConfig(vocab_size=61, context=16, n_layer=2, n_head=4, d_model=32)
+SMALL = dict(vocab_size=61, context=16, n_head=4)
+"""What to pass conftest's ``tiny_gpt`` for a GPT shaped like :data:`TINY`."""
 
 
 def test_gpt2_small_counts_124_439_808():
@@ -73,9 +84,8 @@ def test_block_is_pre_norm_with_residuals():
     assert (block(x)[0] - expected).abs().max().item() < 1e-6
 
 
-def test_forward_shapes_and_loss_ignores_minus_100():
-    torch.manual_seed(2)
-    model = GPT(TINY).eval()
+def test_forward_shapes_and_loss_ignores_minus_100(tiny_gpt):
+    model = tiny_gpt(2, **SMALL)
     idx = torch.randint(0, 61, (3, 10))
     targets = torch.randint(0, 61, (3, 10))
     logits, loss = model(idx, targets)
@@ -90,18 +100,16 @@ def test_forward_shapes_and_loss_ignores_minus_100():
     assert abs(loss.item() - math.log(61)) < 0.3
 
 
-def test_future_tokens_do_not_change_past_logits():
-    torch.manual_seed(3)
-    model = GPT(TINY).eval()
+def test_future_tokens_do_not_change_past_logits(tiny_gpt):
+    model = tiny_gpt(3, **SMALL)
     idx = torch.randint(0, 61, (1, 12))
     changed = idx.clone()
     changed[0, 8:] = (changed[0, 8:] + 1) % 61
     assert torch.allclose(model(idx)[0][:, :8], model(changed)[0][:, :8], atol=1e-6)
 
 
-def test_cached_forward_equals_full_forward():
-    torch.manual_seed(4)
-    model = GPT(TINY).eval()
+def test_cached_forward_equals_full_forward(tiny_gpt):
+    model = tiny_gpt(4, **SMALL)
     idx = torch.randint(0, 61, (2, 16))
     full, _ = model(idx)
     cache = model.new_cache()
@@ -111,8 +119,8 @@ def test_cached_forward_equals_full_forward():
         model(idx[:, :1], cache=cache)  # the cache is full
 
 
-def test_attention_weights_shape_and_rows():
-    model = GPT(TINY).eval()
+def test_attention_weights_shape_and_rows(tiny_gpt):
+    model = tiny_gpt(**SMALL)
     w = model.attention_weights(torch.randint(0, 61, (2, 9)))
     assert w.shape == (2, 2, 4, 9, 9)
     assert torch.allclose(w.sum(-1), torch.ones(2, 2, 4, 9), atol=1e-5)
@@ -195,3 +203,64 @@ def test_gpt2_layout_errors_list_every_problem():
     untied["lm_head.weight"] = untied["lm_head.weight"] + 1
     with pytest.raises(StateDictMismatchError, match="ties the unembedding"):
         GPT.from_gpt2_state_dict(untied, cfg)
+
+
+# --- the forward path, one public step at a time ----------------------------------------------
+
+
+def test_forward_is_embed_then_blocks_then_final_norm_then_unembedding(tiny_gpt):
+    model = tiny_gpt(5, **SMALL)
+    idx = torch.randint(0, 61, (3, 11), generator=torch.Generator().manual_seed(0))
+    logits, _ = model(idx)
+    x = model.embed(idx)  # (B, T, d_model)
+    t = model.transformer
+    assert torch.equal(x, t.wte(idx) + t.wpe(torch.arange(11)))  # positions added here, once
+    h = model.hidden_states(idx)
+    assert torch.equal(h, t.ln_f(model.run_blocks(x)))
+    assert torch.equal(model.lm_head(h), logits)  # bit for bit, not approximately
+    # the blocks can be run in parts: the bottom once, the top from there
+    bottom = model.run_blocks(x, last=1)
+    assert torch.equal(model.run_blocks(bottom, first=1), model.run_blocks(x))
+    assert torch.equal(model.finish(bottom, 1), h)
+
+
+def test_positions_come_from_the_cache(tiny_gpt):
+    model = tiny_gpt(6, **SMALL)
+    idx = torch.randint(0, 61, (2, 9), generator=torch.Generator().manual_seed(1))
+    cache = model.new_cache()
+    model.hidden_states(idx[:, :5], cache=cache)
+    assert cache.length == 5
+    t = model.transformer
+    assert torch.equal(model.embed(idx[:, 5:], start=5), t.wte(idx[:, 5:]) + t.wpe(torch.arange(5, 9)))
+    last = model.hidden_states(idx[:, 5:], cache=cache)
+    torch.testing.assert_close(last, model.hidden_states(idx)[:, 5:], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="after 9 cached tokens"):
+        model.embed(idx, start=9)
+
+
+def test_loss_reduction_mean_sum_and_per_token(tiny_gpt):
+    model = tiny_gpt(7, **SMALL)
+    idx = torch.randint(0, 61, (2, 8), generator=torch.Generator().manual_seed(2))
+    targets = torch.randint(0, 61, (2, 8), generator=torch.Generator().manual_seed(3))
+    targets[0, :3] = -100
+    logits, mean = model(idx, targets)
+    _, total = model(idx, targets, reduction="sum")
+    _, per_token = model(idx, targets, reduction="none")
+    assert per_token.shape == (2, 8) and (per_token[0, :3] == 0).all()
+    torch.testing.assert_close(per_token.sum(), total)
+    torch.testing.assert_close(total / 13, mean)
+    assert torch.equal(next_token_loss(logits, targets), mean)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        model(idx, targets, reduction="max")
+
+
+def test_a_reward_model_puts_a_scalar_head_on_the_hidden_states(tiny_gpt):
+    # how chapter 11's reward model reuses the body: one number from the last token's state
+    model = tiny_gpt(8, **SMALL)
+    head = torch.nn.Linear(32, 1)
+    chosen, rejected = torch.tensor([[1, 2, 3, 4]]), torch.tensor([[1, 2, 3, 5]])
+    r_chosen = head(model.hidden_states(chosen)[:, -1]).squeeze(-1)  # (B,)
+    r_rejected = head(model.hidden_states(rejected)[:, -1]).squeeze(-1)
+    loss = -F.logsigmoid(r_chosen - r_rejected).mean()  # the pairwise (Bradley-Terry) loss
+    loss.backward()
+    assert head.weight.grad is not None and model.transformer.wte.weight.grad is not None
