@@ -9,7 +9,7 @@ from gptbook import instruct as ft
 from gptbook.instructions import Example, format_prompt
 from gptbook.model import GPT, GPTConfig
 from gptbook.tokenizers import BPETokenizer
-from gptbook.widgets.chat import chat_reply, chat_widget, reply_html
+from gptbook.widgets.chat import ChatInputError, chat_html, chat_reply, chat_widget, reply_html
 
 
 @pytest.fixture(scope="module")
@@ -31,24 +31,35 @@ def model(tok) -> GPT:
 
 def test_reply_is_the_greedy_answer(model, tok):
     r = chat_reply(model, tok, "Add these two numbers.", "3 + 4", max_new_tokens=8)
-    assert r.ok and r.answer == "seven"
-    assert r.answer == ft.answer_ids(model, tok.encode(format_prompt("Add these two numbers.", "3 + 4")), tok, 8)
-    assert r.prompt_tokens == len(tok.encode(format_prompt("Add these two numbers.", "3 + 4")))
+    assert r.answer == "seven"
+    prompt_ids = tok.encode(format_prompt("Add these two numbers.", "3 + 4"))
+    assert r.answer == ft.answer_ids(model, prompt_ids, tok, 8)
+    assert r.prompt_tokens == len(prompt_ids)
     assert "seven" in reply_html(r) and "gptbook-chat-answer" in reply_html(r)
+    assert chat_html(model, tok, "Add these two numbers.", "3 + 4", 8) == reply_html(r)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
 def test_empty_instruction_is_refused_readably(model, tok, text):
-    r = chat_reply(model, tok, text, "3 + 4")
-    assert not r.ok and "instruction is empty" in r.error and r.answer == ""
-    assert "Cannot answer" in reply_html(r) and "gptbook-chat-error" in reply_html(r)
+    with pytest.raises(ChatInputError, match="instruction is empty"):
+        chat_reply(model, tok, text, "3 + 4")
+    shown = chat_html(model, tok, text, "3 + 4")
+    assert "Cannot answer" in shown and "gptbook-chat-error" in shown and "Model:" not in shown
 
 
 def test_too_long_prompt_is_refused_readably(model, tok):
-    r = chat_reply(model, tok, "Summarise this.", "word " * 40, max_new_tokens=24)
-    assert not r.ok
-    assert f"{r.prompt_tokens} tokens long" in r.error and "at most 128 tokens" in r.error
-    assert "at most 104 tokens" in r.error  # 128 - 24 left for the answer
+    n = len(tok.encode(format_prompt("Summarise this.", "word " * 40)))
+    with pytest.raises(ChatInputError) as e:
+        chat_reply(model, tok, "Summarise this.", "word " * 40, max_new_tokens=24)
+    assert f"{n} tokens long" in str(e.value) and "at most 128 tokens" in str(e.value)
+    assert "at most 104 tokens" in str(e.value)  # 128 - 24 left for the answer
+
+
+def test_text_the_tokenizer_refuses_is_shown_not_raised(model):
+    special = BPETokenizer()
+    special.register_special_tokens({"<|endoftext|>": 256})
+    shown = chat_html(model, special, "Say <|endoftext|> now.")
+    assert "gptbook-chat-error" in shown and "special token" in shown
 
 
 def test_html_escapes_the_answer():

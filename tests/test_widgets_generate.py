@@ -1,4 +1,4 @@
-"""The generator widget: its plain function (repeatable, greedy at T = 0, refusals) and its callbacks."""
+"""The generator widget: its plain function (repeatable, greedy at T = 0, refusals), callbacks."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def tok() -> BPETokenizer:
 @pytest.fixture(scope="module")
 def model(tok) -> GPT:
     torch.manual_seed(0)
-    return GPT(GPTConfig(vocab_size=tok.vocab_size, context=16, n_layer=1, n_head=2, d_model=16)).eval()
+    config = GPTConfig(vocab_size=tok.vocab_size, context=16, n_layer=1, n_head=2, d_model=16)
+    return GPT(config).eval()
 
 
 def test_same_seed_same_text_other_seed_other_text(model, tok):
@@ -83,3 +84,21 @@ def test_widget_callbacks(model, tok):
     assert "Cannot generate" in out.value and "empty" in out.value
     box.value = "Привет"
     assert "never saw" in out.value
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1e-40, 0.8])
+def test_a_model_with_nan_weights_is_refused_at_any_temperature(tok, temperature):
+    broken = GPT(GPTConfig(vocab_size=tok.vocab_size, context=16, n_layer=1, n_head=2, d_model=16))
+    with torch.no_grad():
+        broken.lm_head.weight.fill_(float("nan"))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        generate_text(broken.eval(), tok, "To be", temperature, 5)
+    ui = generate_widget(broken.eval(), tok, prompt="To be", temperature=temperature, alphabet=None)
+    assert "gptbook-generate-error" in ui.children[2].value
+    assert "NaN or infinite" in ui.children[2].value
+
+
+def test_a_tiny_temperature_generates_greedily(model, tok):
+    assert generate_text(model, tok, "To be", 1e-40, 8).continuation == (
+        generate_text(model, tok, "To be", 0.0, 8).continuation
+    )

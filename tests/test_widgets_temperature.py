@@ -1,4 +1,4 @@
-"""The temperature widget: its plain function (probabilities, T -> 0, refusals) and its callbacks."""
+"""The temperature widget: its plain function (probabilities, T -> 0, refusals), its callbacks."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def tok() -> BPETokenizer:
 @pytest.fixture(scope="module")
 def model(tok) -> GPT:
     torch.manual_seed(0)
-    m = GPT(GPTConfig(vocab_size=tok.vocab_size, context=16, n_layer=1, n_head=2, d_model=16)).eval()
+    config = GPTConfig(vocab_size=tok.vocab_size, context=16, n_layer=1, n_head=2, d_model=16)
+    m = GPT(config).eval()
     with torch.no_grad():
         m.transformer.wte.weight.mul_(30)  # sharper than a fresh init
     return m
@@ -70,7 +71,10 @@ def test_long_prompt_is_cropped_not_refused(model, tok):
     assert view.total == pytest.approx(1.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("prompt, match", [("", "empty"), ("   \n", "empty"), ("Привет", "never saw"), (3, "must be text")])
+@pytest.mark.parametrize(
+    "prompt, match",
+    [("", "empty"), ("   \n", "empty"), ("Привет", "never saw"), (3, "must be text")],
+)
 def test_bad_prompts_are_refused_with_a_message(model, tok, prompt, match):
     with pytest.raises(PromptError, match=match):
         next_token_view(model, tok, prompt, 1.0, alphabet=ALPHABET)
@@ -124,7 +128,8 @@ def test_figure_has_one_bar_per_token(model, tok):
 def test_widget_callbacks_update_and_show_errors(model, tok):
     ui = temperature_widget(model, tok, prompt="To be", alphabet=ALPHABET)
     box, slider, out, chart = ui.children
-    assert "gptbook-temperature" in ui._dom_classes and "gptbook-temperature-slider" in slider._dom_classes
+    assert "gptbook-temperature" in ui._dom_classes
+    assert "gptbook-temperature-slider" in slider._dom_classes
     first_png, first_text = chart.value, out.value
     assert first_png[:4] == b"\x89PNG" and "sum to 1.0000" in first_text
     slider.value = 1.7
@@ -135,3 +140,31 @@ def test_widget_callbacks_update_and_show_errors(model, tok):
     assert "never saw" in out.value
     box.value = "To be"
     assert "sum to 1.0000" in out.value and chart.layout.display is None
+
+
+def test_a_tiny_temperature_is_the_argmax_not_nan(model, tok):
+    argmax = next_token_view(model, tok, "To be", 0.0, top=3)
+    for t in (1e-40, 1e-300, 5e-324):
+        view = next_token_view(model, tok, "To be", t, top=3)
+        assert view.ids[0] == argmax.ids[0] and view.probs[0] == pytest.approx(1.0)
+        assert view.total == pytest.approx(1.0) and "nan" not in view.summary()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1e-9, "hot"])
+def test_a_temperature_that_is_not_a_finite_number_is_refused(model, tok, bad):
+    with pytest.raises(ValueError, match="temperature"):
+        next_token_view(model, tok, "To be", bad)
+
+
+@pytest.mark.parametrize("poison", [float("nan"), float("inf")])
+def test_a_model_with_non_finite_weights_is_refused_not_shown_as_nan(tok, poison):
+    broken = GPT(GPTConfig(vocab_size=tok.vocab_size, context=16, n_layer=1, n_head=2, d_model=16))
+    with torch.no_grad():
+        broken.transformer.wte.weight[5, 0] = poison
+    with pytest.raises(ValueError, match="NaN or infinite") as e:
+        next_token_view(broken.eval(), tok, "To be", 1.0)
+    assert "nan%" not in str(e.value)
+    ui = temperature_widget(broken, tok, prompt="To be", alphabet=None)
+    _, _, out, chart = ui.children
+    assert "gptbook-temperature-error" in out.value and "NaN or infinite" in out.value
+    assert "nan%" not in out.value and chart.layout.display == "none"

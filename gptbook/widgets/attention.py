@@ -20,22 +20,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from gptbook.tokenizers import TokenCodec
 from gptbook.widgets import figure_png
+from gptbook.widgets import html as shared
+from gptbook.widgets.html import WidgetInputError, token_label
 
 
-class AttentionInputError(ValueError):
-    """Input the attention view cannot show: empty text, a missing layer or head, unencodable text."""
-
-
-def _label(tokenizer: Any, token_id: int) -> str:
-    """A token as a reader can see it: spaces as ``·``, newlines as ``↵``."""
-    text = tokenizer.decode([token_id])
-    return text.replace(" ", "·").replace("\n", "↵").replace("\t", "→") or "∅"
+class AttentionInputError(WidgetInputError):
+    """Input the attention view cannot show: empty text, no such layer or head, unencodable text."""
 
 
 @dataclass(frozen=True)
 class AttentionView:
-    """One head's attention over a text: ``weights[i, j]`` is how much token ``i`` looks at token ``j``."""
+    """One head's attention over a text: ``weights[i, j]``, how much token ``i`` looks at ``j``."""
 
     text: str
     layer: int
@@ -56,10 +53,13 @@ class AttentionView:
         )
 
 
-def encode_text(model: Any, tokenizer: Any, text: str, max_tokens: int = 48) -> list[int]:
-    """Token ids of ``text`` (its last ``max_tokens`` and at most the model's context), or a clear error."""
+def encode_text(model: Any, tokenizer: TokenCodec, text: str, max_tokens: int = 48) -> list[int]:
+    """Token ids of ``text`` (its last ``max_tokens``, at most the model's context), or a clear
+    error."""
     if not isinstance(text, str) or not text.strip():
-        raise AttentionInputError("The text is empty. Type a sentence to see how its tokens attend to each other.")
+        raise AttentionInputError(
+            "The text is empty. Type a sentence to see how its tokens attend to each other."
+        )
     try:
         ids = tokenizer.encode(text)
     except ValueError as e:
@@ -68,8 +68,8 @@ def encode_text(model: Any, tokenizer: Any, text: str, max_tokens: int = 48) -> 
         raise AttentionInputError("The text encodes to no tokens. Type a few words.")
     if max(ids) >= model.config.vocab_size:
         raise AttentionInputError(
-            f"The text has token id {max(ids)}, but the model knows only {model.config.vocab_size} tokens: "
-            "use the tokenizer that belongs to this model."
+            f"The text has token id {max(ids)}, but the model knows only "
+            f"{model.config.vocab_size} tokens: use the tokenizer that belongs to this model."
         )
     return ids[-min(max_tokens, model.config.context):]
 
@@ -90,19 +90,31 @@ def all_attention(model: Any, ids: list[int]) -> np.ndarray:
 def _check_layer_head(model: Any, layer: int, head: int) -> None:
     n_layer, n_head = model.config.n_layer, model.config.n_head
     if not isinstance(layer, (int, np.integer)) or not 0 <= layer < n_layer:
-        raise AttentionInputError(f"layer must be an integer from 0 to {n_layer - 1} (the model has {n_layer}), got {layer!r}.")
+        raise AttentionInputError(
+            f"layer must be an integer from 0 to {n_layer - 1} (the model has {n_layer}), "
+            f"got {layer!r}."
+        )
     if not isinstance(head, (int, np.integer)) or not 0 <= head < n_head:
-        raise AttentionInputError(f"head must be an integer from 0 to {n_head - 1} (each layer has {n_head}), got {head!r}.")
+        raise AttentionInputError(
+            f"head must be an integer from 0 to {n_head - 1} (each layer has {n_head}), "
+            f"got {head!r}."
+        )
 
 
 def attention_view(
-    model: Any, tokenizer: Any, text: str, layer: int = 0, head: int = 0, max_tokens: int = 48
+    model: Any,
+    tokenizer: TokenCodec,
+    text: str,
+    layer: int = 0,
+    head: int = 0,
+    max_tokens: int = 48,
 ) -> AttentionView:
     """The attention weights of ``layer``/``head`` over the tokens of ``text``."""
     _check_layer_head(model, layer, head)
     ids = encode_text(model, tokenizer, text, max_tokens)
     maps = all_attention(model, ids)
-    return AttentionView(text, int(layer), int(head), ids, [_label(tokenizer, i) for i in ids], maps[layer, head])
+    labels = [token_label(tokenizer, i) for i in ids]
+    return AttentionView(text, int(layer), int(head), ids, labels, maps[layer, head])
 
 
 def attention_figure(view: AttentionView, ax: Any = None) -> Any:
@@ -127,22 +139,29 @@ def attention_figure(view: AttentionView, ax: Any = None) -> Any:
     return fig
 
 
-
 def error_html(message: str) -> str:
     """A refused input, as the widget shows it."""
-    return f'<p class="gptbook-attention-error" style="color:#b00020"><b>Cannot show:</b> {html.escape(message)}</p>'
+    return shared.error_html(message, "attention", "Cannot show")
 
 
-def attention_widget(model: Any, tokenizer: Any, text: str, layer: int = 0, head: int = 0, max_tokens: int = 48) -> Any:
+def attention_widget(
+    model: Any,
+    tokenizer: TokenCodec,
+    text: str,
+    layer: int = 0,
+    head: int = 0,
+    max_tokens: int = 48,
+) -> Any:
     """A text box and layer/head sliders over the attention heatmap. Returns the widget.
 
     The model runs once per text; moving a slider only picks another slice of the stored weights.
     """
     import ipywidgets as w
 
-    box = w.Textarea(value=text, description="Text", continuous_update=False, layout=w.Layout(width="95%"))
-    layer_slider = w.IntSlider(value=layer, min=0, max=model.config.n_layer - 1, description="Layer",
-                               continuous_update=False)
+    box = w.Textarea(value=text, description="Text", continuous_update=False,
+                     layout=w.Layout(width="95%"))
+    layer_slider = w.IntSlider(value=layer, min=0, max=model.config.n_layer - 1,
+                               description="Layer", continuous_update=False)
     head_slider = w.IntSlider(value=head, min=0, max=model.config.n_head - 1, description="Head",
                               continuous_update=False)
     chart = w.Image(format="png")
@@ -160,8 +179,9 @@ def attention_widget(model: Any, tokenizer: Any, text: str, layer: int = 0, head
                 ids = encode_text(model, tokenizer, box.value, max_tokens)
                 state.update(text=box.value, ids=ids, maps=all_attention(model, ids))
             ids, maps = state["ids"], state["maps"]
-            view = AttentionView(box.value, layer_slider.value, head_slider.value, ids,
-                                 [_label(tokenizer, i) for i in ids], maps[layer_slider.value, head_slider.value])
+            layer, head = layer_slider.value, head_slider.value
+            view = AttentionView(box.value, layer, head, ids,
+                                 [token_label(tokenizer, i) for i in ids], maps[layer, head])
         except ValueError as e:
             state.clear()
             out.value = error_html(str(e))

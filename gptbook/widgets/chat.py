@@ -1,11 +1,13 @@
-"""The chat box of chapter 10: type an instruction (and, if it needs one, an input), read the answer.
+"""The chat box of chapter 10: type an instruction (and, if it needs one, an input); read the reply.
 
 :func:`chat_reply` is the plain function (the chapter calls it in a checked cell): it puts the
 instruction in the book's prompt template (:func:`gptbook.instructions.format_prompt`), lets the
 instruction-tuned model answer greedily until the end of the line, and returns a :class:`Reply`.
-Input the model cannot take gets a readable refusal instead of an answer: an empty instruction, or a
-prompt too long for the model's context (with room left for the answer). :func:`chat_widget` is the
-ipywidgets layer: two text boxes, an *Ask* button (pressing Enter in a box asks too), and the answer.
+Input the model cannot take raises :class:`ChatInputError` with a message that says what to change:
+an empty instruction, or a prompt too long for the model's context (with room left for the answer);
+text the tokenizer refuses raises the tokenizer's ``ValueError``. :func:`chat_html` is what the
+widget shows (the answer, or the refusal), and :func:`chat_widget` is the ipywidgets layer: two text
+boxes, an *Ask* button (pressing Enter in a box asks too), and the answer.
 """
 
 from __future__ import annotations
@@ -16,55 +18,84 @@ from typing import Any
 
 from gptbook.instruct import answer_ids
 from gptbook.instructions import format_prompt, one_line
+from gptbook.tokenizers import TokenCodec
+from gptbook.widgets import html as shared
+from gptbook.widgets.html import WidgetInputError
+
+
+class ChatInputError(WidgetInputError):
+    """An instruction the chat cannot answer: empty, or too long for the model's context."""
 
 
 @dataclass(frozen=True)
 class Reply:
-    """What the chat shows: the model's answer, or ``error`` (a sentence saying what to change)."""
+    """What the chat shows: the model's answer to ``instruction`` with ``input``."""
 
     instruction: str
     input: str
     answer: str = ""
-    error: str = ""
     prompt_tokens: int = 0
 
-    @property
-    def ok(self) -> bool:
-        return not self.error
 
-
-def chat_reply(model: Any, tokenizer: Any, instruction: str, input: str = "", max_new_tokens: int = 24) -> Reply:
-    """The model's greedy answer to ``instruction`` (with ``input``), or a refusal that says why."""
+def chat_reply(
+    model: Any, tokenizer: TokenCodec, instruction: str, input: str = "", max_new_tokens: int = 24
+) -> Reply:
+    """The model's greedy answer to ``instruction`` (with ``input``); :class:`ChatInputError` says
+    why when there can be none."""
     instruction, input = one_line(instruction or ""), one_line(input or "")
     if not instruction:
-        return Reply(instruction, input, error="The instruction is empty. Type what the model should do, "
-                     "for example: Add these two numbers. (with 3 + 4 as the input).")
+        raise ChatInputError(
+            "The instruction is empty. Type what the model should do, "
+            "for example: Add these two numbers. (with 3 + 4 as the input)."
+        )
     ids = tokenizer.encode(format_prompt(instruction, input))
     room = model.config.context - max_new_tokens
     if len(ids) > room:
-        return Reply(instruction, input, prompt_tokens=len(ids), error=(
-            f"The prompt is {len(ids)} tokens long, but this model reads at most {model.config.context} tokens "
-            f"and {max_new_tokens} of them are kept for the answer. Shorten the instruction or the input "
-            f"to at most {room} tokens."))
-    return Reply(instruction, input, answer=answer_ids(model, ids, tokenizer, max_new_tokens), prompt_tokens=len(ids))
+        raise ChatInputError(
+            f"The prompt is {len(ids)} tokens long, but this model reads at most "
+            f"{model.config.context} tokens and {max_new_tokens} of them are kept for the answer. "
+            f"Shorten the instruction or the input to at most {room} tokens."
+        )
+    answer = answer_ids(model, ids, tokenizer, max_new_tokens)
+    return Reply(instruction, input, answer=answer, prompt_tokens=len(ids))
 
 
 def reply_html(reply: Reply) -> str:
-    """The reply as the widget shows it: the answer, or the refusal in red."""
-    if not reply.ok:
-        return f'<p class="gptbook-chat-error" style="color:#b00020"><b>Cannot answer:</b> {html.escape(reply.error)}</p>'
-    shown = html.escape(reply.answer) if reply.answer else "<i>(the model answered with an empty line)</i>"
+    """The reply as the widget shows it."""
+    empty = "<i>(the model answered with an empty line)</i>"
+    shown = html.escape(reply.answer) if reply.answer else empty
     return f'<p class="gptbook-chat-answer"><b>Model:</b> {shown}</p>'
 
 
-def chat_widget(model: Any, tokenizer: Any, instruction: str = "Add these two numbers.", input: str = "3 + 4",
-                max_new_tokens: int = 24) -> Any:
+def error_html(message: str) -> str:
+    """A refused instruction, as the widget shows it."""
+    return shared.error_html(message, "chat", "Cannot answer")
+
+
+def chat_html(
+    model: Any, tokenizer: TokenCodec, instruction: str, input: str = "", max_new_tokens: int = 24
+) -> str:
+    """What the widget shows for this instruction and input: the answer, or the refusal in red."""
+    try:
+        return reply_html(chat_reply(model, tokenizer, instruction, input, max_new_tokens))
+    except ValueError as e:  # ChatInputError, or text the tokenizer refuses
+        return error_html(str(e))
+
+
+def chat_widget(
+    model: Any,
+    tokenizer: TokenCodec,
+    instruction: str = "Add these two numbers.",
+    input: str = "3 + 4",
+    max_new_tokens: int = 24,
+) -> Any:
     """Instruction box, input box, *Ask* button, and the answer. Returns the widget."""
     import ipywidgets as w
 
     ask_box = w.Text(value=instruction, description="Instruction", continuous_update=False,
                      layout=w.Layout(width="95%"))
-    input_box = w.Text(value=input, description="Input", continuous_update=False, layout=w.Layout(width="95%"))
+    input_box = w.Text(value=input, description="Input", continuous_update=False,
+                       layout=w.Layout(width="95%"))
     button = w.Button(description="Ask", button_style="primary")
     out = w.HTML()
     ask_box.add_class("gptbook-chat-instruction")
@@ -73,7 +104,7 @@ def chat_widget(model: Any, tokenizer: Any, instruction: str = "Add these two nu
     out.add_class("gptbook-chat-output")
 
     def update(_: Any = None) -> None:
-        out.value = reply_html(chat_reply(model, tokenizer, ask_box.value, input_box.value, max_new_tokens))
+        out.value = chat_html(model, tokenizer, ask_box.value, input_box.value, max_new_tokens)
 
     button.on_click(update)
     for box in (ask_box, input_box):  # Enter (or leaving the box) after an edit asks again

@@ -1,10 +1,11 @@
 """The generator of chapter 00: type a prompt, pick a temperature, read what the model writes.
 
 :func:`generate_text` is the plain function (the chapters call it in a checked cell): it checks and
-encodes the prompt (see :func:`gptbook.widgets.temperature.check_prompt` for what is refused and why),
-runs :func:`gptbook.sampling.generate` with a seeded generator, so the same inputs always give the same
-text, and returns the continuation. :func:`generate_widget` is the ipywidgets layer: a prompt box, a
-temperature slider, a length slider, a seed and the text, prompt in bold.
+encodes the prompt (see :func:`gptbook.widgets.temperature.check_prompt` for what is refused and
+why), runs :func:`gptbook.sampling.generate` with a seeded generator, so the same inputs always give
+the same text, and returns the continuation. Bad input raises a ``ValueError`` subclass with a
+message (see :mod:`gptbook.widgets.html`). :func:`generate_widget` is the ipywidgets layer: a
+prompt box, a temperature slider, a length slider, a seed and the text, prompt in bold.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any
 import torch
 
 from gptbook.sampling import generate
+from gptbook.tokenizers import TokenCodec
+from gptbook.widgets import html as shared
+from gptbook.widgets.html import WidgetInputError
 from gptbook.widgets.temperature import check_prompt, training_alphabet
 
 
@@ -37,7 +41,7 @@ class Generation:
 
 def generate_text(
     model: Any,
-    tokenizer: Any,
+    tokenizer: TokenCodec,
     prompt: str,
     temperature: float = 0.8,
     max_new_tokens: int = 60,
@@ -48,12 +52,13 @@ def generate_text(
     """Continue ``prompt`` by ``max_new_tokens`` tokens sampled at ``temperature`` (0 = greedy).
 
     The same ``seed`` gives the same text on the same machine. Raises
-    :class:`~gptbook.widgets.temperature.PromptError` for a prompt the model cannot use and
-    ``ValueError`` for a knob out of range (negative temperature, a negative length).
+    :class:`~gptbook.widgets.temperature.PromptError` for a prompt the model cannot use, and a
+    ``ValueError`` subclass for a setting out of range (a negative or non-finite temperature, a
+    negative length) or a model whose output is not finite.
     """
     ids = check_prompt(prompt, tokenizer, alphabet)
-    if not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}.")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise WidgetInputError(f"seed must be an integer, got {seed!r}.")
     dev = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     out = generate(model, torch.tensor([ids], device=dev), max_new_tokens, temperature=temperature,
@@ -67,19 +72,19 @@ def generation_html(g: Generation) -> str:
     return (
         '<pre class="gptbook-generate-text" style="white-space:pre-wrap;font-size:0.95em">'
         f"<b>{html.escape(g.prompt)}</b>{html.escape(g.continuation)}</pre>"
-        f'<p class="gptbook-generate-summary" style="color:#555">{g.new_tokens} new tokens at temperature '
-        f"{g.temperature:.2f}, seed {g.seed}.</p>"
+        f'<p class="gptbook-generate-summary" style="color:#555">{g.new_tokens} new tokens at '
+        f"temperature {g.temperature:.2f}, seed {g.seed}.</p>"
     )
 
 
 def error_html(message: str) -> str:
-    """A refused prompt, as the widget shows it."""
-    return f'<p class="gptbook-generate-error" style="color:#b00020"><b>Cannot generate:</b> {html.escape(message)}</p>'
+    """A refused prompt or setting, as the widget shows it."""
+    return shared.error_html(message, "generate", "Cannot generate")
 
 
 def generate_widget(
     model: Any,
-    tokenizer: Any,
+    tokenizer: TokenCodec,
     prompt: str = "Romeo.\n",
     temperature: float = 0.8,
     max_new_tokens: int = 60,
@@ -94,13 +99,14 @@ def generate_widget(
     import ipywidgets as w
 
     known = training_alphabet() if alphabet == "training" else alphabet
-    box = w.Textarea(value=prompt, description="Prompt", continuous_update=False, layout=w.Layout(width="95%"))
+    box = w.Textarea(value=prompt, description="Prompt", continuous_update=False,
+                     layout=w.Layout(width="95%"))
     temp = w.FloatSlider(
         value=temperature, min=0.0, max=max_temperature, step=0.05, description="Temperature",
         continuous_update=False, readout_format=".2f", style={"description_width": "initial"},
     )
-    length = w.IntSlider(value=max_new_tokens, min=1, max=200, description="New tokens", continuous_update=False,
-                         style={"description_width": "initial"})
+    length = w.IntSlider(value=max_new_tokens, min=1, max=200, description="New tokens",
+                         continuous_update=False, style={"description_width": "initial"})
     seed = w.IntText(value=0, description="Seed")
     out = w.HTML()
     box.add_class("gptbook-generate-prompt")
@@ -111,8 +117,9 @@ def generate_widget(
 
     def update(_: Any = None) -> None:
         try:
-            g = generate_text(model, tokenizer, box.value, temp.value, length.value, int(seed.value), alphabet=known)
-        except ValueError as e:  # PromptError, or a knob out of range
+            g = generate_text(model, tokenizer, box.value, temp.value, length.value,
+                              int(seed.value), alphabet=known)
+        except ValueError as e:  # PromptError, a setting out of range, a broken model
             out.value = error_html(str(e))
             return
         out.value = generation_html(g)
