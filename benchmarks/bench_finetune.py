@@ -43,10 +43,14 @@ def bench_spam(gpt, tok) -> None:
     clf, losses, seconds = classify.fine_tune_classifier(gpt, train)
     r = classify.evaluate_classifier(clf, test)
     tokens = n_tokens * classify.SPAM_RECIPE.epochs
-    print(f"    fine-tuning: {seconds:.1f} s, {len(losses)} steps, "
-          f"{tokens / seconds:,.0f} training tokens/s (target: at most 180 s)")
-    print(f"    test: accuracy {r.accuracy:.2%}, spam recall {r.spam_recall:.2%}, "
-          f"precision {r.spam_precision:.2%}, confusion {r.confusion}; {load()}")
+    print(
+        f"    fine-tuning: {seconds:.1f} s, {len(losses)} steps, "
+        f"{tokens / seconds:,.0f} training tokens/s (target: at most 180 s)"
+    )
+    print(
+        f"    test: accuracy {r.accuracy:.2%}, spam recall {r.spam_recall:.2%}, "
+        f"precision {r.spam_precision:.2%}, confusion {r.confusion}; {load()}"
+    )
 
 
 def bench_instructions(gpt, tok, evaluate: bool) -> None:
@@ -60,8 +64,10 @@ def bench_instructions(gpt, tok, evaluate: bool) -> None:
     model, losses = instruct.train_instructions(gpt, rows, instruct.INSTRUCTION_RECIPE)
     seconds = time.perf_counter() - t0
     tokens = n_tokens * instruct.INSTRUCTION_RECIPE.epochs
-    print(f"    fine-tuning: {seconds:.1f} s, {len(losses)} steps, {tokens / seconds:,.0f} "
-          f"training tokens/s (target: at most 240 s); {load()}")
+    print(
+        f"    fine-tuning: {seconds:.1f} s, {len(losses)} steps, {tokens / seconds:,.0f} "
+        f"training tokens/s (target: at most 240 s); {load()}"
+    )
     if evaluate:
         context = gpt.config.context
         ok = [e for e in test_ex if len(tok.encode(ins.example_prompt(e))) + 24 <= context]
@@ -72,10 +78,14 @@ def bench_instructions(gpt, tok, evaluate: bool) -> None:
             b = before[task]
             formed = ""
             if a.well_formed is not None:
-                formed = (f"; well formed {b.well_formed}/{b.total} before, "
-                          f"{a.well_formed}/{a.total} after")
-            print(f"    {task:>10}: exact match {b.right}/{b.total} before, "
-                  f"{a.right}/{a.total} after{formed}")
+                formed = (
+                    f"; well formed {b.well_formed}/{b.total} before, "
+                    f"{a.well_formed}/{a.total} after"
+                )
+            print(
+                f"    {task:>10}: exact match {b.right}/{b.total} before, "
+                f"{a.right}/{a.total} after{formed}"
+            )
 
 
 def main() -> None:

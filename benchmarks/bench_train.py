@@ -38,33 +38,52 @@ def load() -> str:
     return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs"
 
 
-def run(name: str, label: str, train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size: int) -> None:
+def run(
+    name: str, label: str, train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size: int
+) -> None:
     preset = PRESETS[name]
     cfg = replace(preset.train, device="cpu")
     print(f"\n({label}) preset {name!r}: {preset.description}")
     print(f"    {cfg}")
     print(f"    before: {load()}")
     torch.manual_seed(cfg.seed)
-    model = GPT(GPTConfig(vocab_size=vocab_size, context=cfg.context, n_layer=preset.n_layer,
-                          n_head=preset.n_head, d_model=preset.d_model, dropout=preset.dropout))
+    model = GPT(
+        GPTConfig(
+            vocab_size=vocab_size,
+            context=cfg.context,
+            n_layer=preset.n_layer,
+            n_head=preset.n_head,
+            d_model=preset.d_model,
+            dropout=preset.dropout,
+        )
+    )
     t0 = time.perf_counter()
     history = train(model, train_ids, val_ids, cfg, bytes_per_token=1.0, progress=False)
     seconds = time.perf_counter() - t0
     steps = history[-1]["step"]
     tokens = steps * cfg.batch_size * cfg.context
-    estimate = estimate_loss(model, TokenDataset(val_ids, cfg.context), cfg.batch_size, 20, seed=cfg.seed + 2)
+    estimate = estimate_loss(
+        model, TokenDataset(val_ids, cfg.context), cfg.batch_size, 20, seed=cfg.seed + 2
+    )
     full = evaluate(model, val_ids, cfg.context, batch_size=64, device="cpu", bytes_per_token=1.0)
     print(f"    after:  {load()}")
     print(f"    {model.num_params():,} parameters, {steps:,} steps, {tokens:,} training tokens")
-    print(f"    wall time {seconds:.0f} s (training and its periodic evaluations), {tokens / seconds:,.0f} tokens/s")
-    print(f"    validation loss: {estimate:.3f} nats/char (20 random batches), "
-          f"{full['loss']:.3f} nats/char over all {full['tokens']:,} validation characters "
-          f"({full['bits_per_byte']:.3f} bits/byte)")
+    print(
+        f"    wall time {seconds:.0f} s (training and its periodic evaluations), "
+        f"{tokens / seconds:,.0f} tokens/s"
+    )
+    print(
+        f"    validation loss: {estimate:.3f} nats/char (20 random batches), "
+        f"{full['loss']:.3f} nats/char over all {full['tokens']:,} validation characters "
+        f"({full['bits_per_byte']:.3f} bits/byte)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
+    )
     parser.add_argument("--only", choices=["a", "b"], help="run one recipe only")
     args = parser.parse_args()
     if args.threads:
@@ -74,7 +93,10 @@ def main() -> None:
     tokenizer = CharTokenizer.from_text(train_text + val_text)
     train_ids = torch.tensor(tokenizer.encode(train_text))
     val_ids = torch.tensor(tokenizer.encode(val_text))
-    print(f"characters: {len(train_ids):,} train, {len(val_ids):,} validation, vocabulary {tokenizer.vocab_size}")
+    print(
+        f"characters: {len(train_ids):,} train, {len(val_ids):,} validation, "
+        f"vocabulary {tokenizer.vocab_size}"
+    )
     if args.only in (None, "a"):
         run("baby-char", "a", train_ids, val_ids, tokenizer.vocab_size)
     if args.only in (None, "b"):

@@ -33,7 +33,9 @@ def causal_mask(t_query: int, t_key: int, device: torch.device | str | None = No
     ``t_key - t_query`` earlier positions, which every new query may see.
     """
     if t_query > t_key:
-        raise ValueError(f"There are more queries ({t_query}) than keys ({t_key}); each query needs its own key.")
+        raise ValueError(
+            f"There are more queries ({t_query}) than keys ({t_key}); each query needs its own key."
+        )
     ones = torch.ones(t_query, t_key, dtype=torch.bool, device=device)
     return torch.tril(ones, diagonal=t_key - t_query)
 
@@ -68,13 +70,14 @@ class Head(nn.Module):
         self.value = nn.Linear(d_model, head_size, bias=bias)
 
     def forward(self, x: Tensor, return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """``x`` is ``(B, T, d_model)``; returns ``(B, T, head_size)`` (and weights ``(B, T, T)``)."""
+        """``x`` is ``(B, T, d_model)``; returns ``(B, T, head_size)`` (and the weights
+        ``(B, T, T)``)."""
         out, weights = attend(self.query(x), self.key(x), self.value(x), causal=True)
         return (out, weights) if return_weights else out
 
 
 class LayerCache:
-    """The keys and values one attention layer has already computed, shape ``(B, heads, T, d_head)``."""
+    """The keys and values one attention layer has already computed: ``(B, heads, T, d_head)``."""
 
     def __init__(self) -> None:
         self.k: Tensor | None = None
@@ -113,7 +116,7 @@ class KVCache:
         return self.layers[0].length
 
     def reorder(self, index: Tensor) -> None:
-        """Keep the batch rows ``index`` (in that order); beam search uses this to follow its beams."""
+        """Keep the batch rows ``index`` (in that order): beam search follows its beams so."""
         for layer in self.layers:
             if layer.k is not None:
                 layer.k = layer.k.index_select(0, index)
@@ -132,11 +135,19 @@ class CausalSelfAttention(nn.Module):
     result to floating-point rounding.
     """
 
-    def __init__(self, d_model: int, n_head: int, dropout: float = 0.0, bias: bool = True, use_sdpa: bool = True):
+    def __init__(
+        self,
+        d_model: int,
+        n_head: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        use_sdpa: bool = True,
+    ):
         super().__init__()
         if d_model % n_head != 0:
             raise ValueError(
-                f"d_model={d_model} is not divisible by n_head={n_head}; each head needs an equal slice. "
+                f"d_model={d_model} is not divisible by n_head={n_head}; "
+                "each head needs an equal slice. "
                 "Choose n_head so that d_model % n_head == 0."
             )
         self.n_head = n_head
@@ -160,7 +171,8 @@ class CausalSelfAttention(nn.Module):
 
         With ``cache``, ``x`` holds only the new positions; their keys and values are appended to
         the cache and the queries attend over everything stored. Returns the output ``(B, T,
-        d_model)`` and, if ``return_weights``, the weights ``(B, n_head, T, T_keys)`` (else ``None``).
+        d_model)`` and, if ``return_weights``, the weights ``(B, n_head, T, T_keys)`` (else
+        ``None``).
         """
         B, T, _ = x.shape
         q, k, v = self.c_attn(x).split(self.d_model, dim=2)

@@ -31,7 +31,10 @@ def count_bigrams(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     if ids.numel() < 2:
         raise ValueError(f"Counting bigrams needs at least 2 tokens, got {ids.numel()}.")
     if int(ids.min()) < 0 or int(ids.max()) >= vocab_size:
-        raise ValueError(f"Token ids must lie in [0, {vocab_size}); got ids from {int(ids.min())} to {int(ids.max())}.")
+        raise ValueError(
+            f"Token ids must lie in [0, {vocab_size}); "
+            f"got ids from {int(ids.min())} to {int(ids.max())}."
+        )
     pair = ids[:-1] * vocab_size + ids[1:]
     return torch.bincount(pair, minlength=vocab_size * vocab_size).view(vocab_size, vocab_size)
 
@@ -89,7 +92,7 @@ class BigramLM(nn.Module):
         return 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, vocab_size]`` for the token after the last token of each window ``x[B, T]``."""
+        """Logits ``[B, vocab_size]`` for the token after the last of each window ``x[B, T]``."""
         return self.weight[x[..., -1]]
 
 
@@ -107,15 +110,17 @@ def _check_context(ids: torch.Tensor, context: int) -> None:
         raise ValueError(f"The window size (context) must be at least 1, got {context}.")
     if ids.numel() <= context:
         raise ValueError(
-            f"The window size {context} is too large for a text of {ids.numel()} tokens: a window of {context} "
-            f"tokens plus the token to predict needs at least {context + 1} tokens. Use a longer text or a smaller window."
+            f"The window size {context} is too large for a text of {ids.numel()} tokens: "
+            f"a window of {context} tokens plus the token to predict needs at least "
+            f"{context + 1} tokens. Use a longer text or a smaller window."
         )
 
 
 def random_windows(
     ids: torch.Tensor, context: int, batch_size: int, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch_size`` random training examples: windows ``x[B, context]`` and the token after each, ``y[B]``."""
+    """``batch_size`` random training examples: windows ``x[B, context]`` and the token after
+    each, ``y[B]``."""
     ids = torch.as_tensor(ids, dtype=torch.long)
     _check_context(ids, context)
     start = torch.randint(0, ids.numel() - context, (batch_size,), generator=generator)
@@ -156,10 +161,12 @@ def train_next_token(
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, ids: torch.Tensor, chunk: int = 65536, first_target: int | None = None) -> float:
-    """Mean negative log-likelihood (nats per token) of every token of ``ids`` from ``first_target`` on
-    (default: the first one with a full window before it), each predicted from the ``model.context``
-    tokens before it."""
+def evaluate(
+    model: nn.Module, ids: torch.Tensor, chunk: int = 65536, first_target: int | None = None
+) -> float:
+    """Mean negative log-likelihood (nats per token) of every token of ``ids`` from
+    ``first_target`` on (default: the first one with a full window before it), each predicted from
+    the ``model.context`` tokens before it."""
     context = model.context
     ids = torch.as_tensor(ids, dtype=torch.long)
     _check_context(ids, context)
@@ -173,7 +180,9 @@ def evaluate(model: nn.Module, ids: torch.Tensor, chunk: int = 65536, first_targ
             targets = torch.arange(lo, min(lo + chunk, ids.numel()))
             x = ids[targets.unsqueeze(1) - context + torch.arange(context)]  # (N, context)
             logits = model(x.to(device))
-            total += F.cross_entropy(logits.float(), ids[targets].to(device), reduction="sum").item()
+            total += F.cross_entropy(
+                logits.float(), ids[targets].to(device), reduction="sum"
+            ).item()
             n += targets.numel()
     return total / n
 

@@ -143,7 +143,7 @@ def encode_message(tokenizer, text: str, max_tokens: int, truncate: bool = True)
 
 @dataclass
 class EncodedMessages:
-    """Messages as token ids, and their labels (0 ham, 1 spam). ``truncated`` counts cut messages."""
+    """Messages as token ids and their labels (0 ham, 1 spam); ``truncated`` counts cut ones."""
 
     ids: list[list[int]]
     labels: list[int]
@@ -154,7 +154,7 @@ class EncodedMessages:
 
 
 def encode_messages(tokenizer, messages: Sequence[Message], max_tokens: int) -> EncodedMessages:
-    """Encode messages for :func:`train_classifier`, keeping the first ``max_tokens`` tokens of each.
+    """Encode messages for :func:`train_classifier`, keeping the first ``max_tokens`` of each.
 
     A label other than ``"spam"`` or ``"ham"`` and an empty message raise ``ValueError``s.
     """
@@ -354,8 +354,14 @@ def train_classifier(
 
     clf.train()
     history = fit(
-        params, plan, loss_of, lr=cfg.lr, weight_decay=cfg.weight_decay,
-        warmup_steps=cfg.warmup_steps, grad_clip=cfg.grad_clip, progress=progress,
+        params,
+        plan,
+        loss_of,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup_steps,
+        grad_clip=cfg.grad_clip,
+        progress=progress,
     )
     clf.eval()
     return history

@@ -168,8 +168,14 @@ def train_instructions(
 
     model.train()
     history = fit(
-        params, plan, loss_of, lr=cfg.lr, weight_decay=cfg.weight_decay,
-        warmup_steps=cfg.warmup_steps, grad_clip=cfg.grad_clip, progress=progress,
+        params,
+        plan,
+        loss_of,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup_steps,
+        grad_clip=cfg.grad_clip,
+        progress=progress,
     )
     freeze_gpt(model, None)
     return model.eval(), history

@@ -13,7 +13,8 @@ Read from top to bottom, like the chapter:
 4. :func:`well_formed` tells whether an answer has the right form (a number, a play's title...),
    whether or not it is right.
 5. :func:`build_instruction_set` mixes them (seeded, so the same set every time) and
-   :func:`split_instruction_set` holds out a fixed number of examples per task for exact-match tests.
+   :func:`split_instruction_set` holds out a fixed number of examples per task for exact-match
+   tests.
 
 The template follows the idea of instruction tuning (Wei et al., 2021, FLAN; Ouyang et al., 2022,
 InstructGPT): many tasks, each phrased as a plain-English instruction, in one fixed format.
@@ -63,7 +64,10 @@ def format_prompt(instruction: str, input: str = "") -> str:
     """
     instruction = one_line(instruction)
     if not instruction:
-        raise ValueError("The instruction is empty: write what the model should do, for example 'Reverse the word.'")
+        raise ValueError(
+            "The instruction is empty: write what the model should do, "
+            "for example 'Reverse the word.'"
+        )
     input = one_line(input)
     if input:
         return PROMPT_TEMPLATE.format(instruction=instruction, input=input)
@@ -160,7 +164,17 @@ PLAY_TITLES = {
 }
 
 _SPEAKER = re.compile(r"^([A-Z][A-Z' -]*[A-Z])\.$")
-_NOT_A_SPEAKER = ("ACT", "SCENE", "PROLOGUE", "EPILOGUE", "CHORUS", "ALL", "BOTH", "FINIS", "THE END")
+_NOT_A_SPEAKER = (
+    "ACT",
+    "SCENE",
+    "PROLOGUE",
+    "EPILOGUE",
+    "CHORUS",
+    "ALL",
+    "BOTH",
+    "FINIS",
+    "THE END",
+)
 
 
 @dataclass(frozen=True)
@@ -213,13 +227,21 @@ def speaker_examples(
     top = {
         (play, who)
         for play in {s.play for s in speeches}
-        for who, _ in Counter({w: c for (p, w), c in count.items() if p == play}).most_common(speakers_per_play)
+        for who, _ in Counter({w: c for (p, w), c in count.items() if p == play}).most_common(
+            speakers_per_play
+        )
     }
     said_by = defaultdict(set)
     for s in speeches:
         said_by[(s.play, s.line)].add(s.speaker)
     pool = sorted(
-        {s for s in speeches if (s.play, s.speaker) in top and 20 <= len(s.line) <= 80 and len(said_by[(s.play, s.line)]) == 1},
+        {
+            s
+            for s in speeches
+            if (s.play, s.speaker) in top
+            and 20 <= len(s.line) <= 80
+            and len(said_by[(s.play, s.line)]) == 1
+        },
         key=lambda s: (s.play, s.speaker, s.line),
     )
     return [
@@ -228,7 +250,9 @@ def speaker_examples(
     ]
 
 
-def play_examples(speeches: Sequence[Speech], n: int, rng: random.Random, min_speeches: int = 15) -> list[Example]:
+def play_examples(
+    speeches: Sequence[Speech], n: int, rng: random.Random, min_speeches: int = 15
+) -> list[Example]:
     """A fact derived from the plays: "In which Shakespeare play does <character> speak?" -> title.
 
     Characters with at least ``min_speeches`` speeches whose name is used in one play only.
@@ -237,7 +261,11 @@ def play_examples(speeches: Sequence[Speech], n: int, rng: random.Random, min_sp
     plays_of = defaultdict(set)
     for who, play in count:
         plays_of[who].add(play)
-    pool = sorted((who, play) for (who, play), c in count.items() if c >= min_speeches and len(plays_of[who]) == 1)
+    pool = sorted(
+        (who, play)
+        for (who, play), c in count.items()
+        if c >= min_speeches and len(plays_of[who]) == 1
+    )
     return [
         Example("play", "In which Shakespeare play does this character speak?", who, play)
         for who, play in rng.sample(pool, min(n, len(pool)))
@@ -253,33 +281,48 @@ def play_examples(speeches: Sequence[Speech], n: int, rng: random.Random, min_sp
 def shakespeare_words(min_len: int = 3, max_len: int = 8, min_count: int = 5) -> tuple[str, ...]:
     """Lower-case words of ``min_len``..``max_len`` letters used at least ``min_count`` times."""
     counts = Counter(re.findall(r"[a-z]+", data.shakespeare().lower()))
-    return tuple(sorted(w for w, c in counts.items() if min_len <= len(w) <= max_len and c >= min_count))
+    return tuple(
+        sorted(w for w, c in counts.items() if min_len <= len(w) <= max_len and c >= min_count)
+    )
 
 
 def reverse_examples(words: Sequence[str], n: int, rng: random.Random) -> list[Example]:
-    """"Reverse the letters of this word." ``night`` -> ``thgin``."""
-    return [Example("reverse", "Reverse the letters of this word.", w, w[::-1]) for w in rng.sample(list(words), n)]
+    """ "Reverse the letters of this word." ``night`` -> ``thgin``."""
+    return [
+        Example("reverse", "Reverse the letters of this word.", w, w[::-1])
+        for w in rng.sample(list(words), n)
+    ]
 
 
 def addition_examples(n: int, rng: random.Random, max_value: int = 20) -> list[Example]:
-    """"Add these two numbers." ``7 + 12`` -> ``19``, both numbers in 0..``max_value`` (distinct pairs)."""
+    """ "Add these two numbers." ``7 + 12`` -> ``19``, both numbers in 0..``max_value``
+    (distinct pairs)."""
     pairs = [(a, b) for a in range(max_value + 1) for b in range(max_value + 1)]
-    return [Example("add", "Add these two numbers.", f"{a} + {b}", str(a + b)) for a, b in rng.sample(pairs, n)]
+    return [
+        Example("add", "Add these two numbers.", f"{a} + {b}", str(a + b))
+        for a, b in rng.sample(pairs, n)
+    ]
 
 
-def uppercase_examples(words: Sequence[str], n: int, rng: random.Random, n_words: int = 2) -> list[Example]:
-    """"Write this phrase in capital letters." ``fair lady`` -> ``FAIR LADY`` (``n_words`` words)."""
+def uppercase_examples(
+    words: Sequence[str], n: int, rng: random.Random, n_words: int = 2
+) -> list[Example]:
+    """ "Write this phrase in capital letters." ``fair lady`` -> ``FAIR LADY`` (``n_words``
+    words)."""
     words = list(words)
     out = []
     for _ in range(n):
         phrase = " ".join(rng.sample(words, n_words))
-        out.append(Example("uppercase", "Write this phrase in capital letters.", phrase, phrase.upper()))
+        out.append(
+            Example("uppercase", "Write this phrase in capital letters.", phrase, phrase.upper())
+        )
     return out
 
 
 @functools.cache
 def speaker_names() -> frozenset[str]:
-    """Every speaker name of the plays in :data:`PLAY_TITLES` (title case, as the speaker task answers)."""
+    """Every speaker name of the plays in :data:`PLAY_TITLES` (title case, as the speaker task
+    answers)."""
     return frozenset(s.speaker for s in shakespeare_speeches())
 
 
@@ -287,9 +330,9 @@ def well_formed(example: Example, answer: str) -> bool | None:
     """Does ``answer`` have the *form* a right answer to ``example`` has, right or wrong?
 
     A model that learned the format but not the task still gives well-formed answers: ``spam`` or
-    ``ham``; a whole number for a sum; a name that speaks in the plays for a speaker; a play's title;
-    one lower-case word as long as the input for a reversal; capital letters with as many words as the
-    input for upper case. Free-text answers (``qa``) have no form to check: ``None``.
+    ``ham``; a whole number for a sum; a name that speaks in the plays for a speaker; a play's
+    title; one lower-case word as long as the input for a reversal; capital letters with as many
+    words as the input for upper case. Free-text answers (``qa``) have no form to check: ``None``.
     """
     answer = answer.strip()
     task = example.task
@@ -306,7 +349,9 @@ def well_formed(example: Example, answer: str) -> bool | None:
     if task == "reverse":
         return re.fullmatch(r"[a-z]+", answer) is not None and len(answer) == len(example.input)
     if task == "uppercase":
-        return re.fullmatch(r"[A-Z]+( [A-Z]+)*", answer) is not None and len(answer.split()) == len(example.input.split())
+        return re.fullmatch(r"[A-Z]+( [A-Z]+)*", answer) is not None and len(answer.split()) == len(
+            example.input.split()
+        )
     raise ValueError(f"Unknown task {task!r}; the tasks are {sorted(DEFAULT_SIZES)}.")
 
 
@@ -314,12 +359,22 @@ def well_formed(example: Example, answer: str) -> bool | None:
 # 4. The instruction set and its held-out part
 # ---------------------------------------------------------------------------------------------
 
-DEFAULT_SIZES = {"qa": 900, "spam": 400, "speaker": 400, "play": 150, "reverse": 400, "add": 400, "uppercase": 400}
-"""How many examples each task gets (3,050 in all): chapter 10's set. ``None`` for ``qa`` takes every
-short pair the corpus has (2,241)."""
+DEFAULT_SIZES = {
+    "qa": 900,
+    "spam": 400,
+    "speaker": 400,
+    "play": 150,
+    "reverse": 400,
+    "add": 400,
+    "uppercase": 400,
+}
+"""How many examples each task gets (3,050 in all): chapter 10's set. ``None`` for ``qa`` takes
+every short pair the corpus has (2,241)."""
 
 
-def build_instruction_set(seed: int = 0, sizes: dict[str, int] | None = None, qa_max_chars: int = 160) -> list[Example]:
+def build_instruction_set(
+    seed: int = 0, sizes: dict[str, int] | None = None, qa_max_chars: int = 160
+) -> list[Example]:
     """The book's instruction set: packaged data and generated tasks, shuffled with ``seed``.
 
     ``sizes`` overrides :data:`DEFAULT_SIZES` per task (0 leaves a task out; for ``qa`` a number
@@ -328,7 +383,9 @@ def build_instruction_set(seed: int = 0, sizes: dict[str, int] | None = None, qa
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
     unknown = set(sizes) - set(DEFAULT_SIZES)
     if unknown:
-        raise ValueError(f"Unknown task(s) {sorted(unknown)}; the tasks are {sorted(DEFAULT_SIZES)}.")
+        raise ValueError(
+            f"Unknown task(s) {sorted(unknown)}; the tasks are {sorted(DEFAULT_SIZES)}."
+        )
     rng = random.Random(seed)
     words = shakespeare_words()
     speeches = shakespeare_speeches()
@@ -366,7 +423,8 @@ def split_instruction_set(
         keys = sorted(by_task[task])
         if len(keys) <= test_per_task:
             raise ValueError(
-                f"Task {task!r} has only {len(keys)} distinct prompts, not enough to hold out {test_per_task}; "
+                f"Task {task!r} has only {len(keys)} distinct prompts, "
+                f"not enough to hold out {test_per_task}; "
                 "ask for fewer test examples per task or more examples of this task."
             )
         held.update(rng.sample(keys, test_per_task))

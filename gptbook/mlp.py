@@ -5,8 +5,9 @@
 * A **multi-layer perceptron** (MLP) is many of them side by side, layer after layer. A whole layer
   is one matrix product: ``h = tanh(x @ W1 + b1)``, then ``logits = h @ W2 + b2``.
 * **Backpropagation** (Rumelhart, Hinton and Williams, 1986) is the chain rule applied from the loss
-  back to every weight. :func:`mlp_backward` does it by hand for the two-layer MLP; the chapter checks
-  it against PyTorch's autograd and against :func:`numerical_gradient` (finite differences).
+  back to every weight. :func:`mlp_backward` does it by hand for the two-layer MLP; the chapter
+  checks it against PyTorch's autograd and against :func:`numerical_gradient` (finite
+  differences).
 
 Everything works on float64 tensors so hand-made and automatic gradients agree to many digits.
 """
@@ -25,7 +26,9 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def perceptron(x: torch.Tensor, w: torch.Tensor, b: float | torch.Tensor, activation: str = "step") -> torch.Tensor:
+def perceptron(
+    x: torch.Tensor, w: torch.Tensor, b: float | torch.Tensor, activation: str = "step"
+) -> torch.Tensor:
     """``activation(x . w + b)`` for one input ``x[D]`` or a batch ``x[N, D]``."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"Unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}.")
@@ -40,7 +43,8 @@ def softmax(logits: torch.Tensor) -> torch.Tensor:
 
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood of the right answers: ``-mean(log softmax(logits)[i, targets[i]])``."""
+    """Mean negative log-likelihood of the right answers:
+    ``-mean(log softmax(logits)[i, targets[i]])``."""
     probs = softmax(logits)
     return -torch.log(probs[torch.arange(len(targets)), targets]).mean()
 
@@ -55,11 +59,18 @@ class MLPParams:
     b2: torch.Tensor  # [C]
 
     @classmethod
-    def random(cls, d_in: int, d_hidden: int, d_out: int, generator: torch.Generator | None = None) -> MLPParams:
+    def random(
+        cls, d_in: int, d_hidden: int, d_out: int, generator: torch.Generator | None = None
+    ) -> MLPParams:
         def r(*shape: int, scale: float) -> torch.Tensor:
             return torch.randn(*shape, generator=generator, dtype=torch.float64) * scale
 
-        return cls(r(d_in, d_hidden, scale=d_in**-0.5), r(d_hidden, scale=0.1), r(d_hidden, d_out, scale=d_hidden**-0.5), r(d_out, scale=0.1))
+        return cls(
+            r(d_in, d_hidden, scale=d_in**-0.5),
+            r(d_hidden, scale=0.1),
+            r(d_hidden, d_out, scale=d_hidden**-0.5),
+            r(d_out, scale=0.1),
+        )
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"W1": self.W1, "b1": self.b1, "W2": self.W2, "b2": self.b2}
@@ -77,7 +88,8 @@ def mlp_backward(x: torch.Tensor, targets: torch.Tensor, p: MLPParams) -> dict[s
     Going backwards, one step at a time (``N`` examples, ``Y`` the one-hot targets):
 
     * loss -> logits:  ``dlogits = (softmax(logits) - Y) / N``
-    * logits -> W2, b2, h:  ``dW2 = h^T dlogits``, ``db2 = sum of dlogits over rows``, ``dh = dlogits W2^T``
+    * logits -> W2, b2, h:  ``dW2 = h^T dlogits``, ``db2 = sum of dlogits over rows``,
+      ``dh = dlogits W2^T``
     * h -> pre-activation z:  ``dz = dh * (1 - h^2)``  (the derivative of tanh)
     * z -> W1, b1:  ``dW1 = x^T dz``, ``db1 = sum of dz over rows``
     """
@@ -91,9 +103,12 @@ def mlp_backward(x: torch.Tensor, targets: torch.Tensor, p: MLPParams) -> dict[s
     return {"W1": x.T @ dz, "b1": dz.sum(0), "W2": h.T @ dlogits, "b2": dlogits.sum(0)}
 
 
-def numerical_gradient(f: Callable[[], torch.Tensor], t: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Finite-difference gradient of the scalar ``f()`` with respect to tensor ``t`` (changed in place
-    and restored): ``(f(t + eps) - f(t - eps)) / (2 eps)``, one entry at a time. Slow; for checking."""
+def numerical_gradient(
+    f: Callable[[], torch.Tensor], t: torch.Tensor, eps: float = 1e-6
+) -> torch.Tensor:
+    """Finite-difference gradient of the scalar ``f()`` with respect to tensor ``t`` (changed in
+    place and restored): ``(f(t + eps) - f(t - eps)) / (2 eps)``, one entry at a time. Slow; for
+    checking."""
     grad = torch.zeros_like(t)
     flat, gflat = t.view(-1), grad.view(-1)
     with torch.no_grad():

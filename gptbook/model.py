@@ -244,7 +244,8 @@ class GPT(nn.Module):
     def num_params(self, non_embedding: bool = False) -> int:
         """Number of parameters (the tied unembedding counted once).
 
-        ``non_embedding=True`` leaves out the token and position embeddings, as scaling-law papers do.
+        ``non_embedding=True`` leaves out the token and position embeddings, as scaling-law
+        papers do.
         """
         n = sum(p.numel() for p in self.parameters())  # parameters() yields the tied tensor once
         if non_embedding:
@@ -284,7 +285,7 @@ class GPT(nn.Module):
     # that needs the inside of the model: fine-tuning, features, attention pictures, reward models.
 
     def embed(self, idx: Tensor, start: int = 0) -> Tensor:
-        """The residual stream ``(B, T, d_model)`` entering block 0 for token ids ``idx`` ``(B, T)``.
+        """The residual stream ``(B, T, d_model)`` entering block 0, for token ids ``(B, T)``.
 
         Each token's vector is its token embedding plus the embedding of its position. Positions
         start at ``start`` (the number of tokens already in a KV cache). This is the only place
@@ -330,7 +331,7 @@ class GPT(nn.Module):
         cache: KVCache | None = None,
         reduction: str = "mean",
     ) -> tuple[Tensor, Tensor | None]:
-        """Logits ``(B, T, vocab_size)`` for token ids ``idx`` ``(B, T)``, and the loss if ``targets``.
+        """Logits ``(B, T, vocab_size)`` for token ids ``idx`` ``(B, T)``; the loss if ``targets``.
 
         The loss is the cross-entropy of predicting ``targets`` ``(B, T)`` (see
         :func:`next_token_loss` for ``reduction``; positions with -100 are not scored). With a
@@ -352,7 +353,7 @@ class GPT(nn.Module):
     def attention_weights(self, idx: Tensor) -> Tensor:
         """Every layer's attention weights for ``idx`` ``(B, T)``: ``(n_layer, B, n_head, T, T)``.
 
-        Row ``i`` of a head's ``T x T`` matrix says how much token ``i`` looks at each earlier token.
+        Row ``i`` of a head's ``T x T`` matrix: how much token ``i`` looks at each earlier token.
         """
         x = self.embed(idx)
         maps = []
@@ -375,9 +376,10 @@ class GPT(nn.Module):
     def from_gpt2_state_dict(cls, state_dict: dict[str, Tensor], config: GPTConfig) -> GPT:
         """Build a GPT for ``config`` and load weights stored in GPT-2's Hugging Face layout.
 
-        Accepts the keys of ``GPT2LMHeadModel`` (``transformer.wte.weight``, ``lm_head.weight``, ...)
-        or of ``GPT2Model`` (``wte.weight``, ``h.0.attn.c_attn.weight``, ...). Conv1D weights are
-        transposed. ``lm_head.weight``, if present, must equal the token embedding (GPT-2 ties them).
+        Accepts the keys of ``GPT2LMHeadModel`` (``transformer.wte.weight``, ``lm_head.weight``,
+        ...) or of ``GPT2Model`` (``wte.weight``, ``h.0.attn.c_attn.weight``, ...). Conv1D weights
+        are transposed. ``lm_head.weight``, if present, must equal the token embedding (GPT-2 ties
+        them).
         Raises :class:`StateDictMismatchError` listing every missing key, unexpected key and shape
         difference.
         """
@@ -388,7 +390,11 @@ class GPT(nn.Module):
         unexpected: list[str] = []
         lm_head = None
         for key, value in state_dict.items():
-            name = key if key.startswith("transformer.") or key == "lm_head.weight" else "transformer." + key
+            name = (
+                key
+                if key.startswith("transformer.") or key == "lm_head.weight"
+                else "transformer." + key
+            )
             if name == "lm_head.weight":
                 lm_head = value
                 continue
@@ -417,13 +423,18 @@ class GPT(nn.Module):
             problems.append("shape mismatches: " + "; ".join(shapes))
         if problems:
             raise StateDictMismatchError(
-                f"The state dict does not fit GPT({config}).\n  " + "\n  ".join(problems)
-                + "\nCheck that the config (vocab_size, context, n_layer, n_head, d_model, bias) matches the checkpoint."
+                f"The state dict does not fit GPT({config}).\n  "
+                + "\n  ".join(problems)
+                + "\nCheck that the config (vocab_size, context, n_layer, n_head, d_model, bias) "
+                "matches the checkpoint."
             )
         wte = converted["transformer.wte.weight"]
-        if lm_head is not None and (lm_head.shape != wte.shape or not torch.equal(lm_head.to(wte.dtype), wte)):
+        if lm_head is not None and (
+            lm_head.shape != wte.shape or not torch.equal(lm_head.to(wte.dtype), wte)
+        ):
             raise StateDictMismatchError(
-                "lm_head.weight differs from transformer.wte.weight, but this GPT ties the unembedding to the "
+                "lm_head.weight differs from transformer.wte.weight, but this GPT ties the "
+                "unembedding to the "
                 "token embedding (as GPT-2 does); it cannot hold an untied checkpoint."
             )
         with torch.no_grad():

@@ -10,7 +10,8 @@ Read this module from top to bottom, like the chapter (notebook 08):
    schedule, weight decay, gradient clipping, how often to evaluate, the seed and the device.
 3. :func:`make_optimizer` builds AdamW (Loshchilov and Hutter, 2019) with weight decay on the 2-D
    weight matrices only (biases and layer-norm scales are not decayed), and :func:`learning_rate`
-   is the schedule: a linear warm-up, then a cosine decay to ``min_lr`` (Loshchilov and Hutter, 2017).
+   is the schedule (:func:`gptbook.optim.lr_at`): a linear warm-up, then a cosine decay to
+   ``min_lr`` (Loshchilov and Hutter, 2017).
 4. :func:`estimate_loss` and :func:`evaluate` measure the loss in nats per token, the perplexity
    ``exp(loss)`` and the bits per byte ``loss / ln 2 / (bytes per token)``. Bits per byte do not
    depend on the tokenizer, so a character model and a BPE model can be compared.
@@ -77,7 +78,10 @@ class TokenDataset:
         return window[:-1], window[1:]
 
     def batch(
-        self, batch_size: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
     ) -> tuple[Tensor, Tensor]:
         """``batch_size`` windows starting at random places: inputs ``x`` and labels ``y``, each
         ``(batch_size, context)``. Pass a seeded ``generator`` for repeatable batches."""
@@ -148,7 +152,11 @@ class TrainConfig:
             check_number(name, beta, getattr(self, beta), low=0.0, high=1.0, high_open=True)
         if self.time_limit is not None:
             check_number(
-                name, "time_limit", self.time_limit, low=0.0, low_open=True,
+                name,
+                "time_limit",
+                self.time_limit,
+                low=0.0,
+                low_open=True,
                 hint="seconds of training; None means no limit",
             )
 
@@ -209,7 +217,12 @@ def bits_per_byte(loss: float, bytes_per_token: float) -> float:
 
 @torch.no_grad()
 def estimate_loss(
-    model: nn.Module, data: TokenDataset, batch_size: int, iters: int, seed: int, device: torch.device | str = "cpu"
+    model: nn.Module,
+    data: TokenDataset,
+    batch_size: int,
+    iters: int,
+    seed: int,
+    device: torch.device | str = "cpu",
 ) -> float:
     """Mean loss (nats per token) over ``iters`` random batches drawn with a generator seeded by
     ``seed``: the same windows every time it is called, so curves are comparable."""
@@ -225,13 +238,18 @@ def estimate_loss(
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, ids: Sequence[int] | Tensor, context: int, batch_size: int = 16,
-    device: torch.device | str = "cpu", bytes_per_token: float | None = None,
+    model: nn.Module,
+    ids: Sequence[int] | Tensor,
+    context: int,
+    batch_size: int = 16,
+    device: torch.device | str = "cpu",
+    bytes_per_token: float | None = None,
 ) -> dict[str, float]:
     """The loss over *every* token of ``ids``, cut into consecutive windows of ``context`` tokens
     (each token is predicted once; the first token of a window sees only the tokens before it in
     that window). Returns ``loss`` (nats per token), ``perplexity``, ``tokens`` and, if
-    ``bytes_per_token`` is given, ``bits_per_byte``. Slower than :func:`estimate_loss`, but exact."""
+    ``bytes_per_token`` is given, ``bits_per_byte``. Slower than :func:`estimate_loss`, but
+    exact."""
     ids = torch.as_tensor(ids, dtype=torch.long).flatten()
     TokenDataset(ids, context, name="evaluation text")  # checks the length
     n_windows = (len(ids) - 1) // context
@@ -340,7 +358,9 @@ def train(
         extra = state["extra"]
         saved_cfg = TrainConfig.from_dict(extra["train_config"])
         if saved_cfg != cfg:
-            changed = [f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(saved_cfg, f.name)]
+            changed = [
+                f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(saved_cfg, f.name)
+            ]
             raise ValueError(
                 f"The checkpoint {checkpoint_path} was made with a different TrainConfig "
                 f"(differs in: {', '.join(changed)}). "
@@ -366,7 +386,9 @@ def train(
             "history": history,
             "elapsed": time.perf_counter() - t0,
         }
-        save_checkpoint(checkpoint_path, model, optimizer, step=done, extra=extra, tokenizer=tokenizer)
+        save_checkpoint(
+            checkpoint_path, model, optimizer, step=done, extra=extra, tokenizer=tokenizer
+        )
 
     def measure(record: dict[str, Any]) -> None:
         args = (cfg.batch_size, cfg.eval_iters)
@@ -393,7 +415,12 @@ def train(
             clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
             with _finish_before_interrupt():
                 norm = optimizer_step(loss, optimizer, lr=lr, clip=clip, params=model.parameters())
-                record: dict[str, Any] = {"step": step + 1, "loss": loss.item(), "lr": lr, "grad_norm": norm}
+                record: dict[str, Any] = {
+                    "step": step + 1,
+                    "loss": loss.item(),
+                    "lr": lr,
+                    "grad_norm": norm,
+                }
                 history.append(record)
                 done = step + 1
                 sampler_state, rng_state = sampler.get_state(), torch.get_rng_state()
@@ -401,7 +428,9 @@ def train(
             out_of_time = cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit
             if _evaluates(done, cfg) or out_of_time:
                 measure(record)
-                bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}")
+                bar.set_postfix(
+                    train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}"
+                )
                 checkpoint()
                 if callback is not None:
                     callback(record, model)

@@ -195,7 +195,8 @@ def fit(
 
     ``loss_of(batch)`` computes the loss of a batch of row indices. The learning rate warms up
     for ``warmup_steps`` steps, then decays along a cosine to zero at the last step; gradients
-    are clipped to norm ``grad_clip`` (0: not clipped). ``progress`` may wrap the batches (``tqdm``).
+    are clipped to norm ``grad_clip`` (0: not clipped). ``progress`` may wrap the batches
+    (``tqdm``).
     """
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     history = []

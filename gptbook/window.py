@@ -25,7 +25,12 @@ class FixedWindowLM(nn.Module):
     """Windows ``x[B, context]`` of token ids -> logits ``[B, vocab_size]`` of the next token."""
 
     def __init__(
-        self, vocab_size: int, context: int, d_embed: int = 16, d_hidden: int = 256, positional: bool = False
+        self,
+        vocab_size: int,
+        context: int,
+        d_embed: int = 16,
+        d_hidden: int = 256,
+        positional: bool = False,
     ) -> None:
         super().__init__()
         if context < 1:
@@ -37,10 +42,11 @@ class FixedWindowLM(nn.Module):
         self.out = nn.Linear(d_hidden, vocab_size)
 
     def embed_window(self, x: torch.Tensor) -> torch.Tensor:
-        """The window's vectors ``[B, context, d_embed]`` (token embedding, plus position if used)."""
+        """The window's vectors ``[B, context, d_embed]``: token embedding (plus position)."""
         if x.dim() != 2 or x.shape[1] != self.context:
             raise ValueError(
-                f"FixedWindowLM reads windows of exactly {self.context} tokens, shaped [batch, {self.context}]; "
+                f"FixedWindowLM reads windows of exactly {self.context} tokens, "
+                f"shaped [batch, {self.context}]; "
                 f"got a tensor of shape {tuple(x.shape)}."
             )
         e = self.embed(x)
@@ -67,9 +73,12 @@ def windows(ids: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor
 
 @torch.no_grad()
 def positional_shift(model: FixedWindowLM) -> torch.Tensor:
-    """What the position vectors add to the hidden layer's input: ``W_hidden @ concat(pos_0, ..., pos_{T-1})``.
+    """What the position vectors add to the hidden layer's input:
+    ``W_hidden @ concat(pos_0, ..., pos_{T-1})``.
 
     The same vector for every window, whatever its tokens, so it acts as an extra bias."""
     if model.pos is None:
-        raise ValueError("This model was built with positional=False, so it has no position vectors.")
+        raise ValueError(
+            "This model was built with positional=False, so it has no position vectors."
+        )
     return model.hidden.weight @ model.pos.weight.flatten()

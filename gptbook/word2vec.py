@@ -1,4 +1,4 @@
-"""word2vec: skip-gram with negative sampling (Mikolov et al., 2013a, 2013b), small enough for a CPU.
+"""word2vec: skip-gram with negative sampling (Mikolov et al., 2013a, 2013b), small for a CPU.
 
 The idea: words that appear in similar contexts get similar vectors. Every word has two vectors, an
 "input" one (used when the word is the centre) and an "output" one (used when it is a neighbour).
@@ -48,16 +48,24 @@ class Vocab:
     def build(cls, words: list[str], min_count: int = 5) -> Vocab:
         """Keep every word seen at least ``min_count`` times (ties broken alphabetically)."""
         counter = Counter(words)
-        kept = sorted((w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w))
+        kept = sorted(
+            (w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w)
+        )
         if not kept:
-            raise ValueError(f"No word occurs {min_count} times or more; lower min_count or use a longer text.")
-        return cls(kept, np.array([counter[w] for w in kept], dtype=np.int64), {w: i for i, w in enumerate(kept)})
+            raise ValueError(
+                f"No word occurs {min_count} times or more; lower min_count or use a longer text."
+            )
+        return cls(
+            kept,
+            np.array([counter[w] for w in kept], dtype=np.int64),
+            {w: i for i, w in enumerate(kept)},
+        )
 
     def __len__(self) -> int:
         return len(self.words)
 
     def encode(self, words: list[str]) -> np.ndarray:
-        """Ids of the words that are in the vocabulary (rare words are dropped, as word2vec does)."""
+        """Ids of the words in the vocabulary (rare words are dropped, as word2vec does)."""
         return np.array([self.index[w] for w in words if w in self.index], dtype=np.int64)
 
 
@@ -70,14 +78,17 @@ def keep_probabilities(counts: np.ndarray, threshold: float = 1e-4) -> np.ndarra
     return np.minimum(1.0, (np.sqrt(f / threshold) + 1.0) * threshold / f)
 
 
-def skipgram_pairs(ids: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """All (centre, neighbour) pairs with the neighbour at most ``b`` words away, where ``b`` is drawn
-    uniformly from 1..``window`` for each centre word."""
+def skipgram_pairs(
+    ids: np.ndarray, window: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """All (centre, neighbour) pairs with the neighbour at most ``b`` words away, where ``b`` is
+    drawn uniformly from 1..``window`` for each centre word."""
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
     if len(ids) <= window:
         raise ValueError(
-            f"The window size {window} is too large for a text of {len(ids)} words; use a longer text or a smaller window."
+            f"The window size {window} is too large for a text of {len(ids)} words; "
+            "use a longer text or a smaller window."
         )
     reach = rng.integers(1, window + 1, size=len(ids))
     centres, contexts = [], []
@@ -98,14 +109,21 @@ class SkipGram(nn.Module):
         super().__init__()
         self.inp = nn.Embedding(vocab_size, dim)
         self.out = nn.Embedding(vocab_size, dim)
-        nn.init.uniform_(self.inp.weight, -0.5 / dim, 0.5 / dim)  # as the C code: small random inputs,
+        nn.init.uniform_(
+            self.inp.weight, -0.5 / dim, 0.5 / dim
+        )  # as the C code: small random inputs,
         nn.init.zeros_(self.out.weight)  # zero outputs
 
-    def loss(self, centre: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
-        """Mean over the batch of ``-log sigmoid(u.v) - sum_k log sigmoid(-u.n_k)``, where ``u`` is the
-        centre's input vector, ``v`` the real neighbour's output vector and ``n_k`` the negatives'."""
+    def loss(
+        self, centre: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean over the batch of ``-log sigmoid(u.v) - sum_k log sigmoid(-u.n_k)``, where ``u``
+        is the centre's input vector, ``v`` the real neighbour's output vector and ``n_k`` the
+        negatives'."""
         u = self.inp(centre)  # [B, D]
-        w = self.out(torch.cat([context.unsqueeze(1), negatives], dim=1))  # [B, 1 + K, D]: real first
+        w = self.out(
+            torch.cat([context.unsqueeze(1), negatives], dim=1)
+        )  # [B, 1 + K, D]: real first
         scores = (w * u.unsqueeze(1)).sum(-1)  # [B, 1 + K] dot products
         sign = torch.ones_like(scores)
         sign[:, 1:] = -1.0  # "yes" for the real neighbour, "no" for the negatives
@@ -144,7 +162,8 @@ def train_word2vec(
     """Train skip-gram with negative sampling on a list of words; return the word vectors.
 
     Adam with large batches and the learning rate decaying linearly to zero (the original code used
-    plain SGD one pair at a time, which is slow in Python). Subsampling and windows are redrawn every epoch."""
+    plain SGD one pair at a time, which is slow in Python). Subsampling and windows are redrawn
+    every epoch."""
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -180,4 +199,6 @@ def train_word2vec(
             step += 1
     vectors = model.inp.weight.detach().cpu().numpy().astype(np.float32)
     wv = WordVectors(list(vocab.words), vectors, dict(vocab.index))
-    return Word2VecResult(wv, vocab, losses, [len(c) for c, _ in epoch_pairs], time.perf_counter() - start)
+    return Word2VecResult(
+        wv, vocab, losses, [len(c) for c, _ in epoch_pairs], time.perf_counter() - start
+    )

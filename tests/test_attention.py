@@ -10,7 +10,9 @@ from gptbook.attention import CausalSelfAttention, Head, KVCache, attend, causal
 
 
 def test_causal_mask_is_lower_triangle_and_shifts_with_a_cache():
-    assert torch.equal(causal_mask(3, 3), torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=torch.bool))
+    assert torch.equal(
+        causal_mask(3, 3), torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=torch.bool)
+    )
     # two new queries after three cached keys: they see the cache and themselves, not later ones
     assert torch.equal(
         causal_mask(2, 5), torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
@@ -88,7 +90,9 @@ def test_cache_in_chunks_equals_one_pass(use_sdpa):
     x = torch.randn(2, 10, 32)
     full, _ = attn(x)
     cache = KVCache(1)
-    parts = [attn(x[:, a:b], cache=cache.layers[0])[0] for a, b in [(0, 4), (4, 5), (5, 8), (8, 10)]]
+    parts = [
+        attn(x[:, a:b], cache=cache.layers[0])[0] for a, b in [(0, 4), (4, 5), (5, 8), (8, 10)]
+    ]
     assert cache.length == 10
     assert (torch.cat(parts, dim=1) - full).abs().max().item() < 1e-5
 

@@ -220,8 +220,10 @@ def test_precomputed_features_give_the_same_logits_and_training(byte_tok, tiny_g
     feats = classify.precompute(clf, data)
     assert feats.start_block == 2 and [x.size(0) for x in feats.x] == [len(i) for i in data.ids]
     torch.testing.assert_close(
-        classify.classifier_logits(clf, feats), classify.classifier_logits(clf, data),
-        atol=1e-5, rtol=1e-5,
+        classify.classifier_logits(clf, feats),
+        classify.classifier_logits(clf, data),
+        atol=1e-5,
+        rtol=1e-5,
     )
     # training from the features equals training from the tokens, step by step
     twin = GPTClassifier(tiny_gpt(seed=7, n_layer=3))
@@ -346,7 +348,9 @@ def test_few_shot_prefix_cache_gives_the_same_scores_as_the_whole_prompt(byte_to
     texts = ["free prize", "ok", "call me later please"]
     prompts = [classify.ZERO_SHOT_TEMPLATE.format(text=t) for t in texts]
     cached = classify.label_logprobs(gpt, byte_tok, prompts, prefix=classify.few_shot_prefix(shots))
-    whole = classify.label_logprobs(gpt, byte_tok, [classify.few_shot_prompt(shots, t) for t in texts])
+    whole = classify.label_logprobs(
+        gpt, byte_tok, [classify.few_shot_prompt(shots, t) for t in texts]
+    )
     torch.testing.assert_close(cached, whole, atol=1e-4, rtol=1e-4)
     with pytest.raises(PromptTooLongError, match="fewer or shorter worked examples"):
         classify.label_logprobs(gpt, byte_tok, texts, prefix="x" * 127)

@@ -19,7 +19,8 @@ def full_set() -> list[ins.Example]:
 
 def test_prompt_template_with_and_without_input():
     assert ins.format_prompt("Reverse the letters of this word.", "night") == (
-        "### Instruction:\nReverse the letters of this word.\n\n### Input:\nnight\n\n### Response:\n"
+        "### Instruction:\nReverse the letters of this word.\n\n"
+        "### Input:\nnight\n\n### Response:\n"
     )
     assert ins.format_prompt("What is AI?") == "### Instruction:\nWhat is AI?\n\n### Response:\n"
     # white space (newlines included) collapses, so a prompt never has a stray line
@@ -69,9 +70,16 @@ def test_sizes_can_be_changed_and_unknown_tasks_are_refused():
 
 
 def test_speeches_are_parsed_from_the_play_layout():
-    text = "ACT I.\n\nHELENA.\nO, were that all!--I think not on my father;\n\nFIRST LORD.\n[Aside.] Hush.\n\nALL.\nAye.\n"
+    text = (
+        "ACT I.\n\nHELENA.\nO, were that all!--I think not on my father;\n\n"
+        "FIRST LORD.\n[Aside.] Hush.\n\nALL.\nAye.\n"
+    )
     speeches = ins.parse_speeches(text, "All's Well That Ends Well")
-    assert speeches == [ins.Speech("All's Well That Ends Well", "Helena", "O, were that all!--I think not on my father;")]
+    assert speeches == [
+        ins.Speech(
+            "All's Well That Ends Well", "Helena", "O, were that all!--I think not on my father;"
+        )
+    ]
 
 
 def test_speaker_answers_are_true_to_the_plays():
@@ -94,13 +102,15 @@ def test_play_facts_are_true_and_unambiguous():
     assert len(facts) == 100
     for e in facts:
         assert plays_of[e.input] == {e.response}
-    assert ins.Example("play", "In which Shakespeare play does this character speak?", "Iago", "Othello") in (
-        ins.play_examples(speeches, 10_000, random.Random(0))
-    )
+    assert ins.Example(
+        "play", "In which Shakespeare play does this character speak?", "Iago", "Othello"
+    ) in (ins.play_examples(speeches, 10_000, random.Random(0)))
 
 
 def test_spam_examples_are_balanced_and_short():
-    msgs = [Message("spam", f"WIN {i}") for i in range(10)] + [Message("ham", f"hi {i}") for i in range(10)]
+    msgs = [Message("spam", f"WIN {i}") for i in range(10)] + [
+        Message("ham", f"hi {i}") for i in range(10)
+    ]
     msgs.append(Message("ham", "x" * 200))
     out = ins.spam_examples(msgs, 8, random.Random(0))
     assert collections.Counter(e.response for e in out) == {"spam": 4, "ham": 4}
@@ -124,10 +134,25 @@ def test_split_holds_out_each_task_and_never_leaks_a_prompt(full_set):
     [
         ("spam", "WIN now", ["spam", "ham", " ham "], ["Spam", "spam!", "maybe", ""]),
         ("add", "3 + 4", ["7", "12", "0"], ["seven", "7.0", "-1", "7 8", ""]),
-        ("speaker", "To be, or not", ["Falstaff", "First Lord", "Cleopatra"], ["Bob", "falstaff", ""]),
-        ("play", "Banquo", ["Macbeth", "The Tempest", "Henry IV, Part 1"], ["Hamlet?", "macbeth", "The Tempest."]),
+        (
+            "speaker",
+            "To be, or not",
+            ["Falstaff", "First Lord", "Cleopatra"],
+            ["Bob", "falstaff", ""],
+        ),
+        (
+            "play",
+            "Banquo",
+            ["Macbeth", "The Tempest", "Henry IV, Part 1"],
+            ["Hamlet?", "macbeth", "The Tempest."],
+        ),
         ("reverse", "night", ["thgin", "abcde"], ["thg", "THGIN", "thg in", "thgins"]),
-        ("uppercase", "fair lady", ["FAIR LADY", "SOME WORD"], ["FAIR", "Fair Lady", "FAIR  LADY X", "fair lady"]),
+        (
+            "uppercase",
+            "fair lady",
+            ["FAIR LADY", "SOME WORD"],
+            ["FAIR", "Fair Lady", "FAIR  LADY X", "fair lady"],
+        ),
     ],
 )
 def test_well_formed_checks_the_form_of_an_answer_not_its_truth(task, input, good, bad):

@@ -32,7 +32,13 @@ def test_gpt2_small_counts_124_439_808():
 
 def test_gpt3_embedding_and_total():
     cfg = GPTConfig.gpt3_175b()
-    assert (cfg.d_model, cfg.n_layer, cfg.n_head, cfg.vocab_size, cfg.context) == (12288, 96, 96, 50257, 2048)
+    assert (cfg.d_model, cfg.n_layer, cfg.n_head, cfg.vocab_size, cfg.context) == (
+        12288,
+        96,
+        96,
+        50257,
+        2048,
+    )
     parts = count_params(cfg)
     assert parts["token_embedding"] == 617_558_016
     assert 174e9 < parts["total"] < 176e9  # "175B"
@@ -91,11 +97,20 @@ def test_forward_shapes_and_loss_ignores_minus_100(tiny_gpt):
     logits, loss = model(idx, targets)
     assert logits.shape == (3, 10, 61)
     assert model(idx)[1] is None
-    assert abs(loss.item() - F.cross_entropy(logits.reshape(-1, 61), targets.reshape(-1)).item()) < 1e-6
+    assert (
+        abs(loss.item() - F.cross_entropy(logits.reshape(-1, 61), targets.reshape(-1)).item())
+        < 1e-6
+    )
     masked = targets.clone()
     masked[:, :5] = -100
     _, loss2 = model(idx, masked)
-    assert abs(loss2.item() - F.cross_entropy(logits[:, 5:].reshape(-1, 61), targets[:, 5:].reshape(-1)).item()) < 1e-6
+    assert (
+        abs(
+            loss2.item()
+            - F.cross_entropy(logits[:, 5:].reshape(-1, 61), targets[:, 5:].reshape(-1)).item()
+        )
+        < 1e-6
+    )
     # a fresh GPT-2-style init predicts nearly uniformly: loss close to ln(vocab)
     assert abs(loss.item() - math.log(61)) < 0.3
 
@@ -113,7 +128,9 @@ def test_cached_forward_equals_full_forward(tiny_gpt):
     idx = torch.randint(0, 61, (2, 16))
     full, _ = model(idx)
     cache = model.new_cache()
-    steps = [model(idx[:, :9], cache=cache)[0]] + [model(idx[:, t : t + 1], cache=cache)[0] for t in range(9, 16)]
+    steps = [model(idx[:, :9], cache=cache)[0]] + [
+        model(idx[:, t : t + 1], cache=cache)[0] for t in range(9, 16)
+    ]
     assert (torch.cat(steps, dim=1) - full).abs().max().item() < 1e-5
     with pytest.raises(ValueError, match="context of 16"):
         model(idx[:, :1], cache=cache)  # the cache is full
@@ -149,15 +166,23 @@ def test_bad_inputs_raise_clear_errors():
         GPTConfig(vocab_size=10, context=8, n_layer=1, n_head=1, d_model=32, dropout=1.0)
 
 
-# --- GPT-2's published layout, against transformers' own GPT-2 (offline, random weights) -----------
+# --- GPT-2's published layout, against transformers' own GPT-2 (offline, random weights) ------
 
 
 def _hf_gpt2(n_layer=2, n_head=4, d_model=64, context=32, vocab=101, seed=0):
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(seed)
     hc = transformers.GPT2Config(
-        vocab_size=vocab, n_positions=context, n_embd=d_model, n_layer=n_layer, n_head=n_head,
-        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0,
+        vocab_size=vocab,
+        n_positions=context,
+        n_embd=d_model,
+        n_layer=n_layer,
+        n_head=n_head,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
     )
     model = transformers.GPT2LMHeadModel(hc).eval()
     # transformers' init leaves biases and layer norms at 0 and 1; randomise them so the
@@ -166,7 +191,9 @@ def _hf_gpt2(n_layer=2, n_head=4, d_model=64, context=32, vocab=101, seed=0):
         for name, p in model.named_parameters():
             if name.endswith("bias") or ".ln_" in name:
                 p.add_(torch.randn_like(p) * 0.1)
-    cfg = GPTConfig(vocab_size=vocab, context=context, n_layer=n_layer, n_head=n_head, d_model=d_model)
+    cfg = GPTConfig(
+        vocab_size=vocab, context=context, n_layer=n_layer, n_head=n_head, d_model=d_model
+    )
     return model, cfg
 
 
@@ -197,7 +224,10 @@ def test_gpt2_layout_errors_list_every_problem():
     assert "missing keys: transformer.h.1.mlp.c_fc.bias" in msg
     assert "unexpected keys: transformer.h.0.attn.extra" in msg
     wide = GPTConfig(vocab_size=101, context=32, n_layer=2, n_head=4, d_model=128)
-    with pytest.raises(StateDictMismatchError, match=r"shape mismatches: transformer.wte.weight: checkpoint \(101, 64\)"):
+    with pytest.raises(
+        StateDictMismatchError,
+        match=r"shape mismatches: transformer.wte.weight: checkpoint \(101, 64\)",
+    ):
         GPT.from_gpt2_state_dict(hf.state_dict(), wide)
     untied = dict(hf.state_dict())
     untied["lm_head.weight"] = untied["lm_head.weight"] + 1
@@ -231,7 +261,9 @@ def test_positions_come_from_the_cache(tiny_gpt):
     model.hidden_states(idx[:, :5], cache=cache)
     assert cache.length == 5
     t = model.transformer
-    assert torch.equal(model.embed(idx[:, 5:], start=5), t.wte(idx[:, 5:]) + t.wpe(torch.arange(5, 9)))
+    assert torch.equal(
+        model.embed(idx[:, 5:], start=5), t.wte(idx[:, 5:]) + t.wpe(torch.arange(5, 9))
+    )
     last = model.hidden_states(idx[:, 5:], cache=cache)
     torch.testing.assert_close(last, model.hidden_states(idx)[:, 5:], atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="after 9 cached tokens"):

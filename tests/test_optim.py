@@ -41,8 +41,9 @@ def old_word2vec(step, total, lr):
     return lr * max(1e-4, 1.0 - step / total)
 
 
-@pytest.mark.parametrize("lr, min_lr, warmup, max_iters", [(1e-3, 1e-4, 100, 2000),
-                                                          (3e-3, 0.0, 0, 7), (0.7, 0.1, 5, 3)])
+@pytest.mark.parametrize(
+    "lr, min_lr, warmup, max_iters", [(1e-3, 1e-4, 100, 2000), (3e-3, 0.0, 0, 7), (0.7, 0.1, 5, 3)]
+)
 def test_lr_at_gives_the_pretraining_schedule_bit_for_bit(lr, min_lr, warmup, max_iters):
     for step in range(max_iters + 3):
         want = old_train(step, lr, min_lr, warmup, max_iters)

@@ -18,11 +18,11 @@ from gptbook.train import (
     DataTooShortError,
     TokenDataset,
     TrainConfig,
+    _finish_before_interrupt,
     bits_per_byte,
     bytes_per_token,
     estimate_loss,
     eval_records,
-    _finish_before_interrupt,
     evaluate,
     learning_rate,
     make_optimizer,
@@ -37,14 +37,26 @@ def tiny_model(tiny_gpt):
     """A tiny GPT over :data:`VOCAB` tokens, in training mode (as a freshly built model is)."""
 
     def make(seed: int = 0, context: int = 16, dropout: float = 0.0) -> GPT:
-        return tiny_gpt(seed, vocab_size=VOCAB, context=context, d_model=16, dropout=dropout).train()
+        return tiny_gpt(
+            seed, vocab_size=VOCAB, context=context, d_model=16, dropout=dropout
+        ).train()
 
     return make
 
 
 def small_cfg(**kw) -> TrainConfig:
-    base = dict(batch_size=4, context=8, lr=1e-2, min_lr=1e-3, warmup_iters=3, max_iters=12,
-                eval_interval=4, eval_iters=2, seed=7, device="cpu")
+    base = dict(
+        batch_size=4,
+        context=8,
+        lr=1e-2,
+        min_lr=1e-3,
+        warmup_iters=3,
+        max_iters=12,
+        eval_interval=4,
+        eval_iters=2,
+        seed=7,
+        device="cpu",
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -79,7 +91,9 @@ def test_batches_are_windows_and_repeat_with_the_seed():
 
 
 def test_too_short_data_gives_a_clear_error(tiny_model, pattern_ids):
-    with pytest.raises(DataTooShortError, match=r"has 10 tokens, but one window of context 10 needs 11"):
+    with pytest.raises(
+        DataTooShortError, match=r"has 10 tokens, but one window of context 10 needs 11"
+    ):
         TokenDataset(list(range(10)), context=10)
     TokenDataset(list(range(11)), context=10)  # exactly one window is fine
     with pytest.raises(DataTooShortError, match="validation text"):
@@ -88,7 +102,13 @@ def test_too_short_data_gives_a_clear_error(tiny_model, pattern_ids):
 
 def test_context_longer_than_the_model_is_refused(tiny_model, pattern_ids):
     with pytest.raises(ValueError, match="longer than the model's context of 16"):
-        train(tiny_model(context=16), pattern_ids(), pattern_ids(), small_cfg(context=32), progress=False)
+        train(
+            tiny_model(context=16),
+            pattern_ids(),
+            pattern_ids(),
+            small_cfg(context=32),
+            progress=False,
+        )
 
 
 def test_bad_train_config_is_refused():
@@ -100,9 +120,20 @@ def test_bad_train_config_is_refused():
 
 @pytest.mark.parametrize(
     "field, value",
-    [("time_limit", -1.0), ("time_limit", math.nan), ("time_limit", math.inf), ("time_limit", 0),
-     ("lr", math.nan), ("lr", math.inf), ("weight_decay", math.nan), ("grad_clip", math.nan),
-     ("grad_clip", -1.0), ("beta2", 1.0), ("warmup_iters", -1), ("max_iters", True)],
+    [
+        ("time_limit", -1.0),
+        ("time_limit", math.nan),
+        ("time_limit", math.inf),
+        ("time_limit", 0),
+        ("lr", math.nan),
+        ("lr", math.inf),
+        ("weight_decay", math.nan),
+        ("grad_clip", math.nan),
+        ("grad_clip", -1.0),
+        ("beta2", 1.0),
+        ("warmup_iters", -1),
+        ("max_iters", True),
+    ],
 )
 def test_a_non_finite_or_out_of_range_setting_is_refused_not_ignored(field, value):
     # -1 or nan seconds must not silently mean "no limit"
@@ -142,7 +173,9 @@ def test_weight_decay_only_on_2d_weights(tiny_model):
     assert all(p.dim() == 2 for p in decay["params"])
     assert all(p.dim() == 1 for p in no_decay["params"])
     ids = {id(p) for g in opt.param_groups for p in g["params"]}
-    assert ids == {id(p) for p in model.parameters()}  # every parameter exactly once (tied one included)
+    assert ids == {
+        id(p) for p in model.parameters()
+    }  # every parameter exactly once (tied one included)
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
 
 
@@ -158,7 +191,9 @@ def test_evaluate_covers_every_token_once_and_matches_a_hand_computation(tiny_mo
         losses = []
         for s in range(0, 32, 8):
             logits, _ = model(ids[None, s : s + 8])
-            losses.append(torch.nn.functional.cross_entropy(logits[0], ids[s + 1 : s + 9], reduction="sum"))
+            losses.append(
+                torch.nn.functional.cross_entropy(logits[0], ids[s + 1 : s + 9], reduction="sum")
+            )
     expected = float(sum(losses)) / 32
     assert out["loss"] == pytest.approx(expected, rel=1e-5)
     assert out["perplexity"] == pytest.approx(math.exp(expected), rel=1e-5)
@@ -182,8 +217,15 @@ def test_training_learns_a_pattern_and_reports_history(tiny_model, pattern_ids):
     model = tiny_model()
     seen = []
     cfg = small_cfg(max_iters=60, eval_interval=20, lr=3e-2)
-    history = train(model, pattern_ids(), pattern_ids(200), cfg, bytes_per_token=1.0,
-                    callback=lambda rec, m: seen.append((rec["step"], m is model)), progress=False)
+    history = train(
+        model,
+        pattern_ids(),
+        pattern_ids(200),
+        cfg,
+        bytes_per_token=1.0,
+        callback=lambda rec, m: seen.append((rec["step"], m is model)),
+        progress=False,
+    )
     assert [h["step"] for h in history] == list(range(1, 61))
     evals = eval_records(history)
     assert [r["step"] for r in evals] == [20, 40, 60]
@@ -200,7 +242,9 @@ class Stop(Exception):
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
-def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, dropout, tiny_model, pattern_ids):
+def test_resume_reproduces_the_uninterrupted_run_exactly(
+    tmp_path, dropout, tiny_model, pattern_ids
+):
     cfg = small_cfg(max_iters=16, eval_interval=4)
     train_ids, val_ids = pattern_ids(), pattern_ids(100)
 
@@ -214,13 +258,29 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, dropout, tiny
     ckpt = tmp_path / "run.pt"
     torch.manual_seed(123)
     with pytest.raises(Stop):
-        train(tiny_model(dropout=dropout), train_ids, val_ids, cfg, checkpoint_path=ckpt, callback=stop_at_8,
-              progress=False)
+        train(
+            tiny_model(dropout=dropout),
+            train_ids,
+            val_ids,
+            cfg,
+            checkpoint_path=ckpt,
+            callback=stop_at_8,
+            progress=False,
+        )
     torch.manual_seed(999)  # the global RNG moved on; resume must restore it
-    resumed = train(tiny_model(seed=5, dropout=dropout), train_ids, val_ids, cfg, checkpoint_path=ckpt,
-                    resume=True, progress=False)
+    resumed = train(
+        tiny_model(seed=5, dropout=dropout),
+        train_ids,
+        val_ids,
+        cfg,
+        checkpoint_path=ckpt,
+        resume=True,
+        progress=False,
+    )
     assert [h["step"] for h in resumed] == list(range(1, 17))
-    assert [h["loss"] for h in resumed] == [h["loss"] for h in full]  # exactly equal, not approximately
+    assert [h["loss"] for h in resumed] == [
+        h["loss"] for h in full
+    ]  # exactly equal, not approximately
     assert [h.get("val_loss") for h in resumed] == [h.get("val_loss") for h in full]
 
 
@@ -271,12 +331,20 @@ def test_ctrl_c_saves_the_last_finished_step_and_resume_matches_the_whole_run(
         callback = stop_at_8
     ckpt = tmp_path / "run.pt"
     with pytest.raises(KeyboardInterrupt):  # raised again after the checkpoint is written
-        train(model, train_ids, val_ids, cfg, checkpoint_path=ckpt, callback=callback,
-              progress=False)
+        train(
+            model, train_ids, val_ids, cfg, checkpoint_path=ckpt, callback=callback, progress=False
+        )
     assert load_checkpoint(ckpt)["step"] == saved_step
     torch.manual_seed(999)  # the global RNG moved on; resume must restore it
-    resumed = train(tiny_model(seed=5, dropout=dropout), train_ids, val_ids, cfg,
-                    checkpoint_path=ckpt, resume=True, progress=False)
+    resumed = train(
+        tiny_model(seed=5, dropout=dropout),
+        train_ids,
+        val_ids,
+        cfg,
+        checkpoint_path=ckpt,
+        resume=True,
+        progress=False,
+    )
     assert [h["step"] for h in resumed] == list(range(1, 17))
     assert [h["loss"] for h in resumed] == [h["loss"] for h in full]  # bit for bit
     assert [h["grad_norm"] for h in resumed] == [h["grad_norm"] for h in full]
@@ -302,15 +370,29 @@ def test_ctrl_c_during_an_update_waits_for_the_update_to_finish():
 def test_resume_errors(tmp_path, tiny_model, pattern_ids):
     cfg = small_cfg()
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        train(tiny_model(), pattern_ids(), pattern_ids(), cfg, checkpoint_path=tmp_path / "none.pt", resume=True,
-              progress=False)
+        train(
+            tiny_model(),
+            pattern_ids(),
+            pattern_ids(),
+            cfg,
+            checkpoint_path=tmp_path / "none.pt",
+            resume=True,
+            progress=False,
+        )
     with pytest.raises(ValueError, match="needs a checkpoint_path"):
         train(tiny_model(), pattern_ids(), pattern_ids(), cfg, resume=True, progress=False)
     ckpt = tmp_path / "run.pt"
     train(tiny_model(), pattern_ids(), pattern_ids(), cfg, checkpoint_path=ckpt, progress=False)
     with pytest.raises(ValueError, match="differs in: lr"):
-        train(tiny_model(), pattern_ids(), pattern_ids(), small_cfg(lr=5e-3), checkpoint_path=ckpt, resume=True,
-              progress=False)
+        train(
+            tiny_model(),
+            pattern_ids(),
+            pattern_ids(),
+            small_cfg(lr=5e-3),
+            checkpoint_path=ckpt,
+            resume=True,
+            progress=False,
+        )
 
 
 def test_time_limited_schedule_follows_the_clock():

@@ -20,7 +20,10 @@ def test_pad_batch_pads_on_the_right():
 
 def test_last_real_picks_each_rows_last_real_position():
     x = torch.arange(2 * 4 * 3).view(2, 4, 3)
-    assert tuning.last_real(x, torch.tensor([2, 4])).tolist() == [x[0, 1].tolist(), x[1, 3].tolist()]
+    assert tuning.last_real(x, torch.tensor([2, 4])).tolist() == [
+        x[0, 1].tolist(),
+        x[1, 3].tolist(),
+    ]
 
 
 def test_length_batches_cover_every_index_once():
@@ -45,7 +48,9 @@ def test_freeze_gpt_and_frozen_blocks(tiny_gpt):
     gpt = tiny_gpt(n_layer=3)
     tuning.freeze_gpt(gpt, 1)
     assert tuning.frozen_blocks(gpt) == 2
-    assert not gpt.transformer.wte.weight.requires_grad and gpt.transformer.ln_f.weight.requires_grad
+    assert (
+        not gpt.transformer.wte.weight.requires_grad and gpt.transformer.ln_f.weight.requires_grad
+    )
     assert tuning.freeze_gpt(gpt, None) == gpt.num_params()
     assert tuning.frozen_blocks(gpt) == 0
     with pytest.raises(ValueError, match="0..3"):
@@ -65,8 +70,9 @@ def test_residual_streams_are_what_the_blocks_above_start_from(tiny_gpt):
         idx = torch.tensor([s])
         want = gpt.run_blocks(gpt.embed(idx), last=2)[0]
         torch.testing.assert_close(x, want, atol=1e-6, rtol=1e-5)
-        torch.testing.assert_close(gpt.finish(x[None], 2), gpt.hidden_states(idx), atol=1e-5,
-                                   rtol=1e-5)
+        torch.testing.assert_close(
+            gpt.finish(x[None], 2), gpt.hidden_states(idx), atol=1e-5, rtol=1e-5
+        )
     padded, lengths = tuning.pad_streams(xs)
     assert padded.shape == (3, 5, 32) and lengths.tolist() == [5, 2, 3]
     assert (padded[1, 2:] == 0).all()
@@ -76,6 +82,7 @@ def test_fit_steps_once_per_batch_and_returns_the_losses():
     torch.manual_seed(0)
     w = torch.nn.Parameter(torch.tensor([3.0]))
     plan = [[0]] * 20
-    losses = tuning.fit([w], plan, lambda b: (w**2).sum(), lr=0.1, weight_decay=0.0,
-                        warmup_steps=2, grad_clip=1.0)
+    losses = tuning.fit(
+        [w], plan, lambda b: (w**2).sum(), lr=0.1, weight_decay=0.0, warmup_steps=2, grad_clip=1.0
+    )
     assert len(losses) == 20 and losses[-1] < losses[0]

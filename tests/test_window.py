@@ -39,7 +39,9 @@ def test_position_vectors_only_shift_the_hidden_bias():
     torch.manual_seed(0)
     with_pos = FixedWindowLM(7, context=3, d_embed=4, d_hidden=6, positional=True)
     without = FixedWindowLM(7, context=3, d_embed=4, d_hidden=6)
-    without.load_state_dict({k: v for k, v in with_pos.state_dict().items() if not k.startswith("pos.")})
+    without.load_state_dict(
+        {k: v for k, v in with_pos.state_dict().items() if not k.startswith("pos.")}
+    )
     with torch.no_grad():
         without.hidden.bias += positional_shift(with_pos)
     x = torch.randint(0, 7, (5, 3))
@@ -57,7 +59,7 @@ def test_window_model_learns_a_pattern_the_bigram_cannot():
     torch.manual_seed(0)
     model = FixedWindowLM(6, context=2, d_embed=4, d_hidden=32)
     train_next_token(model, ids, steps=400, batch_size=256, lr=0.02, generator=g)
-    # the bigram cannot beat log 6 = 1.79 here; the window model (which must also guess where a block
-    # starts) gets about 1.56
+    # the bigram cannot beat log 6 = 1.79 here; the window model (which must also guess where a
+    # block starts) gets about 1.56
     assert bigram > 1.75
     assert evaluate(model, ids) < bigram - 0.15

@@ -16,7 +16,14 @@ from gptbook.word2vec import (
 
 
 def test_tokenize_keeps_inner_apostrophes():
-    assert tokenize_words("O'er the hills, ne'er 'tis GONE.") == ["o'er", "the", "hills", "ne'er", "tis", "gone"]
+    assert tokenize_words("O'er the hills, ne'er 'tis GONE.") == [
+        "o'er",
+        "the",
+        "hills",
+        "ne'er",
+        "tis",
+        "gone",
+    ]
 
 
 def test_vocab_orders_by_count_and_drops_rare_words():
@@ -45,7 +52,11 @@ def test_loss_matches_the_formula():
     torch.nn.init.normal_(m.out.weight)
     c, o, n = torch.tensor([1]), torch.tensor([2]), torch.tensor([[3, 4]])
     u, v = m.inp.weight[1], m.out.weight
-    want = -(torch.log(torch.sigmoid(u @ v[2])) + torch.log(torch.sigmoid(-u @ v[3])) + torch.log(torch.sigmoid(-u @ v[4])))
+    want = -(
+        torch.log(torch.sigmoid(u @ v[2]))
+        + torch.log(torch.sigmoid(-u @ v[3]))
+        + torch.log(torch.sigmoid(-u @ v[4]))
+    )
     assert torch.allclose(m.loss(c, o, n), want)
 
 
@@ -57,7 +68,9 @@ def test_words_in_the_same_contexts_end_up_close():
     for _ in range(3000):
         family = animals if rng.random() < 0.5 else numbers
         words += list(rng.choice(family, size=4))
-    result = train_word2vec(words, dim=8, window=2, negatives=3, min_count=1, epochs=2, subsample=1.0, seed=0)
+    result = train_word2vec(
+        words, dim=8, window=2, negatives=3, min_count=1, epochs=2, subsample=1.0, seed=0
+    )
     assert result.losses[-1] < result.losses[0]
     for w in animals:
         assert {x for x, _ in nearest(result.vectors, w, k=3)} == set(animals) - {w}
