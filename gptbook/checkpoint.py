@@ -102,6 +102,18 @@ def _fsync_dir(folder: Path) -> None:
         os.close(dir_fd)
 
 
+def _tied_groups(model: nn.Module) -> list[list[str]]:
+    """Names in the model's state dict that are one tensor (tied weights), in groups of two or more."""
+    stored = set(model.state_dict())
+    named = [*model.named_parameters(remove_duplicate=False),
+             *model.named_buffers(remove_duplicate=False)]
+    groups: dict[int, list[str]] = {}
+    for name, tensor in named:
+        if name in stored:
+            groups.setdefault(id(tensor), []).append(name)
+    return [names for names in groups.values() if len(names) > 1]
+
+
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file next to ``path``, fsync it, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,12 +138,11 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
 
 def _stored_weights(model: nn.Module, weights_dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
     """The model's state dict on the CPU, each tied tensor once (under its first name)."""
+    repeats = {name for names in _tied_groups(model) for name in names[1:]}
     weights: dict[str, torch.Tensor] = {}
-    seen: set[int] = set()
-    for name, tensor in model.state_dict(keep_vars=False).items():
-        if tensor.numel() and tensor.data_ptr() in seen:
+    for name, tensor in model.state_dict().items():
+        if name in repeats:
             continue  # the same tensor as an earlier name (tied weights)
-        seen.add(tensor.data_ptr())
         tensor = tensor.detach().cpu()
         if weights_dtype is not None and tensor.is_floating_point():
             tensor = tensor.to(weights_dtype)
@@ -256,15 +267,6 @@ def require_training_state(state: dict[str, Any], path: str | Path) -> None:
         )
 
 
-def _tied_groups(model: nn.Module) -> list[list[str]]:
-    """Names in the model's state dict that share one tensor, in groups of two or more."""
-    groups: dict[int, list[str]] = {}
-    for name, tensor in model.state_dict().items():
-        if tensor.numel():
-            groups.setdefault(tensor.data_ptr(), []).append(name)
-    return [names for names in groups.values() if len(names) > 1]
-
-
 def _resolve_tied(model: nn.Module, weights: dict[str, torch.Tensor], source: str) -> dict:
     """``weights`` with every tied name filled in from a stored one; two stored copies of a tied
     tensor that differ are refused (one of them would silently win)."""
@@ -297,6 +299,39 @@ def _check_finite(weights: dict[str, torch.Tensor], source: str) -> None:
         )
 
 
+def _check_fit(model: nn.Module, weights: dict[str, torch.Tensor], state: dict[str, Any],
+               source: str) -> None:
+    """Raise :class:`CheckpointMismatchError` unless ``weights`` has exactly the model's names
+    and shapes."""
+    own = model.state_dict()
+    shapes = [
+        f"{name}: checkpoint {tuple(weights[name].shape)} vs model {tuple(own[name].shape)}"
+        for name in own
+        if name in weights and weights[name].shape != own[name].shape
+    ]
+    missing = sorted(set(own) - set(weights))
+    unexpected = sorted(set(weights) - set(own))
+    if not (shapes or missing or unexpected):
+        return
+    lines = []
+    if shapes:
+        lines.append("shapes differ:\n    " + "\n    ".join(shapes))
+    if missing:
+        lines.append("missing from the checkpoint: " + ", ".join(missing))
+    if unexpected:
+        lines.append("in the checkpoint but not the model: " + ", ".join(unexpected))
+    made_for = state.get("model_config")
+    model_cfg = getattr(model, "config", None)
+    own_cfg = asdict(model_cfg) if model_cfg is not None else None
+    raise CheckpointMismatchError(
+        f"{source} does not fit this model; it was made for another config.\n  "
+        + "\n  ".join(lines)
+        + f"\n  checkpoint config: {made_for}\n  model config: {own_cfg}"
+        + "\nBuild the model from the checkpoint's config "
+        "(gptbook.checkpoint.load_model does this)."
+    )
+
+
 def load_weights(model: nn.Module, state: dict[str, Any], source: str = "The checkpoint") -> None:
     """Copy a checkpoint's weights into ``model``; they keep the model's dtype and device.
 
@@ -306,35 +341,10 @@ def load_weights(model: nn.Module, state: dict[str, Any], source: str = "The che
     messages.
     """
     weights = _resolve_tied(model, state["model"], source)
-    own = model.state_dict()
-    shapes = [
-        f"{name}: checkpoint {tuple(weights[name].shape)} vs model {tuple(own[name].shape)}"
-        for name in own
-        if name in weights and weights[name].shape != own[name].shape
-    ]
-    missing = sorted(set(own) - set(weights))
-    unexpected = sorted(set(weights) - set(own))
-    if shapes or missing or unexpected:
-        lines = []
-        if shapes:
-            lines.append("shapes differ:\n    " + "\n    ".join(shapes))
-        if missing:
-            lines.append("missing from the checkpoint: " + ", ".join(missing))
-        if unexpected:
-            lines.append("in the checkpoint but not the model: " + ", ".join(unexpected))
-        made_for = state.get("model_config")
-        model_cfg = getattr(model, "config", None)
-        own_cfg = asdict(model_cfg) if model_cfg is not None else None
-        raise CheckpointMismatchError(
-            f"{source} does not fit this model; it was made for another config.\n  "
-            + "\n  ".join(lines)
-            + f"\n  checkpoint config: {made_for}\n  model config: {own_cfg}"
-            + "\nBuild the model from the checkpoint's config "
-            "(gptbook.checkpoint.load_model does this)."
-        )
+    _check_fit(model, weights, state, source)
     _check_finite(weights, source)
     with torch.no_grad():
-        for name, tensor in own.items():
+        for name, tensor in model.state_dict().items():
             tensor.copy_(weights[name].to(dtype=tensor.dtype, device=tensor.device))
 
 
@@ -385,6 +395,15 @@ def load_model(path: str | Path, device: str | torch.device | None = None):
     state = load_checkpoint(path)
     config = model_config(state, path)
     tokenizer = checkpoint_tokenizer(state, path)
+    try:
+        with torch.device("meta"):  # shapes only, no memory: a hostile config cannot exhaust it
+            skeleton = GPT(config)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(
+            f"{path} holds a model config this version of gptbook cannot build ({e}). "
+            "Train the model again with this version."
+        ) from None
+    _check_fit(skeleton, _resolve_tied(skeleton, state["model"], str(path)), state, str(path))
     model = GPT(config)
     load_weights(model, state, source=str(path))
     model.to(pick_device(device))
