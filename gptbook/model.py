@@ -16,6 +16,7 @@ Read this module from top to bottom, like the chapter (notebook 06):
    * :meth:`GPT.embed`: token ids ``(B, T)`` -> the residual stream ``(B, T, d_model)``; the
      one place where positions are added;
    * :meth:`GPT.run_blocks`: the residual stream through some or all of the blocks;
+   * :meth:`GPT.finish`: the rest of the blocks and the final layer norm;
    * :meth:`GPT.hidden_states`: token ids -> final, normalised hidden states ``(B, T, d_model)``;
    * :meth:`GPT.forward`: hidden states -> logits ``(B, T, vocab_size)``, and the loss.
 
@@ -303,7 +304,13 @@ class GPT(nn.Module):
         ``last=None`` runs to the top. With a ``cache``, each block appends its keys and values to
         its layer of the cache.
         """
-        for i in range(first, self.config.n_layer if last is None else last):
+        last = self.config.n_layer if last is None else last
+        if not 0 <= first <= last <= self.config.n_layer:
+            raise ValueError(
+                f"Blocks {first} .. {last - 1} do not exist: the model has blocks 0 .. "
+                f"{self.config.n_layer - 1}; pass 0 <= first <= last <= {self.config.n_layer}."
+            )
+        for i in range(first, last):
             x, _ = self.transformer.h[i](x, cache=None if cache is None else cache.layers[i])
         return x
 

@@ -75,3 +75,28 @@ def test_sample_follows_a_deterministic_model_and_checks_the_prompt():
     assert sample(model, [0], 5, generator=torch.Generator().manual_seed(0)) == [0, 1, 0, 1, 0, 1]
     with pytest.raises(ValueError, match="prompt has 0 tokens"):
         sample(model, [], 3)
+
+
+def test_training_gives_the_losses_of_the_loop_written_out_by_hand():
+    # the loop as chapter 02 first wrote it, before every loop shared gptbook.optim
+    ids = torch.randint(0, 9, (500,), generator=torch.Generator().manual_seed(0))
+    steps, lr, final = 30, 0.1, 0.05
+    model = BigramLM(9)
+    got = train_next_token(
+        model, ids, steps, batch_size=32, lr=lr, generator=torch.Generator().manual_seed(1)
+    )
+    by_hand, gen = BigramLM(9), torch.Generator().manual_seed(1)
+    opt = torch.optim.AdamW(by_hand.parameters(), lr=lr, weight_decay=0.0)
+    want = []
+    for step in range(steps):
+        frac = step / max(1, steps - 1)
+        for group in opt.param_groups:
+            group["lr"] = lr * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * frac)))
+        x, y = random_windows(ids, 1, 32, gen)
+        loss = torch.nn.functional.cross_entropy(by_hand(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        want.append(loss.item())
+    assert got == want  # bit for bit
+    assert torch.equal(model.weight, by_hand.weight)

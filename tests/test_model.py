@@ -296,3 +296,11 @@ def test_a_reward_model_puts_a_scalar_head_on_the_hidden_states(tiny_gpt):
     loss = -F.logsigmoid(r_chosen - r_rejected).mean()  # the pairwise (Bradley-Terry) loss
     loss.backward()
     assert head.weight.grad is not None and model.transformer.wte.weight.grad is not None
+
+
+def test_run_blocks_refuses_blocks_that_do_not_exist(tiny_gpt):
+    model = tiny_gpt(**SMALL)
+    x = model.embed(torch.tensor([[1, 2]]))
+    for first, last in [(0, 3), (2, 1), (-1, 2)]:
+        with pytest.raises(ValueError, match="do not exist: the model has blocks 0 .. 1"):
+            model.run_blocks(x, first, last)
