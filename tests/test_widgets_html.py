@@ -132,9 +132,3 @@ def test_chinese_and_emoji_follow_one_rule(model, tok):
         temperature.check_prompt(text, tok, set("To be "))
     with pytest.raises(temperature.PromptError, match="'你'.*not in this tokenizer's vocabulary"):
         temperature.check_prompt(text, CharTokenizer.from_text("To be 🎭"), None)
-
-
-def test_widget_modules_keep_lines_short():
-    for path in WIDGET_DIR.glob("*.py"):
-        long = [n for n, line in enumerate(path.read_text().splitlines(), 1) if len(line) > 100]
-        assert not long, (path.name, long)
