@@ -10,13 +10,18 @@ import torch
 
 from gptbook.model import GPT, GPTConfig
 from gptbook.sampling import (
+    NonFiniteLogitsError,
+    SamplingSettingError,
     apply_temperature,
     beam_search,
+    check_settings,
     filter_logits,
     generate,
+    generate_tokens,
     greedy,
     next_token_probs,
     sample_next,
+    scale_logits,
 )
 
 CFG = GPTConfig(vocab_size=37, context=12, n_layer=2, n_head=2, d_model=32)
@@ -190,3 +195,88 @@ def test_bad_inputs_raise_clear_errors(model):
         beam_search(model, torch.tensor([[1], [2]]), 3)
     with pytest.raises(ValueError, match="beam_width"):
         beam_search(model, p, 3, beam_width=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tiny temperatures, broken models, streaming (issue 12, items 6, 7, 13)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("temperature", [1e-30, 1e-38, 1e-40, 1e-45, 5e-324])
+def test_tiny_temperatures_are_greedy_not_nan(model, temperature):
+    prompt = torch.tensor([[1, 2, 3]])
+    out = generate(model, prompt, 10, temperature=temperature, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, greedy(model, prompt, 10))
+    probs = next_token_probs(model, prompt, temperature=temperature)
+    assert torch.isfinite(probs).all() and probs.max() == 1.0
+    tied = apply_temperature(torch.tensor([3.0, 1.0, 3.0]), temperature)
+    assert torch.equal(tied, torch.tensor([0.5, 0.0, 0.5]))  # tied tokens share the probability
+
+
+def test_ordinary_temperatures_divide_exactly_as_before():
+    torch.manual_seed(0)
+    logits = torch.randn(4, 50) * 10
+    for t in (0.05, 0.8, 1.0, 3.0, 1e6):
+        assert torch.equal(scale_logits(logits, t), logits / t)
+    assert torch.equal(apply_temperature(logits, 0.8), torch.softmax(logits / 0.8, -1))
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan"), -1e-9, "0.5", True, None])
+def test_bad_temperatures_are_setting_errors(model, bad):
+    with pytest.raises(SamplingSettingError, match="temperature must be a finite number >= 0"):
+        generate(model, torch.tensor([[1]]), 2, temperature=bad)
+    with pytest.raises(SamplingSettingError):
+        check_settings(temperature=bad)
+
+
+@pytest.fixture()
+def broken() -> GPT:
+    torch.manual_seed(0)
+    m = GPT(CFG).eval()
+    with torch.no_grad():
+        m.transformer.h[0].mlp.c_fc.weight[0, 0] = float("nan")
+    return m
+
+
+def test_nan_weights_give_a_clear_error_in_every_decoder(broken):
+    prompt = torch.tensor([[1, 2, 3]])
+    for decode in (
+        lambda: generate(broken, prompt, 3, temperature=0.8),
+        lambda: generate(broken, prompt, 3, temperature=0.8, use_cache=False),
+        lambda: greedy(broken, prompt, 3),
+        lambda: beam_search(broken, prompt, 3),
+        lambda: next_token_probs(broken, prompt),
+    ):
+        with pytest.raises(NonFiniteLogitsError, match="NaN or infinite logits.*corrupt"):
+            decode()
+
+
+def test_sample_next_allows_masked_tokens_but_not_nan():
+    logits = torch.tensor([[float("-inf"), 0.0, float("-inf")]])
+    assert sample_next(logits, temperature=1.0).item() == 1
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(NonFiniteLogitsError):
+            sample_next(torch.tensor([[0.0, bad]]))
+    with pytest.raises(NonFiniteLogitsError):
+        sample_next(torch.full((1, 3), float("-inf")), temperature=0)
+
+
+def test_generate_tokens_streams_the_same_tokens_as_generate(model):
+    prompt = torch.tensor([[4, 5]])
+    kw = dict(temperature=0.9, top_k=8)
+    whole = generate(model, prompt, 20, generator=torch.Generator().manual_seed(1), **kw)
+    steps = list(generate_tokens(model, prompt, 20, generator=torch.Generator().manual_seed(1), **kw))
+    assert all(t.shape == (1, 1) for t in steps)
+    assert torch.equal(torch.cat([prompt, *steps], dim=1), whole)
+
+
+def test_generate_tokens_checks_at_once_and_restores_the_mode(model):
+    with pytest.raises(SamplingSettingError, match="top_p"):
+        generate_tokens(model, torch.tensor([[1]]), 5, top_p=2.0)  # before the first token
+    model.train()
+    tokens = generate_tokens(model, torch.tensor([[1]]), 1000)
+    next(tokens)
+    assert not model.training  # eval while generating
+    tokens.close()  # stopped early, as Ctrl-C does
+    assert model.training
+    model.eval()
