@@ -387,7 +387,7 @@ def compile_split_pattern(pattern: str) -> regex.Pattern:
     """Compile a BPE split pattern, refusing one that would silently give wrong ids or hang.
 
     Refused (:class:`SplitPatternError`): a pattern that is not a non-empty string, does not
-    compile, or matches the empty string; one whose pieces of a probe text (letters, digits,
+    compile, or has capturing groups; one whose pieces of a probe text (letters, digits,
     spaces, newlines, punctuation) do not join back to the probe, because encoding would drop text;
     and one that takes over a second on the probe, the sign of catastrophic backtracking.
     """
@@ -399,7 +399,10 @@ def compile_split_pattern(pattern: str) -> regex.Pattern:
     try:
         split = regex.compile(pattern)
     except (regex.error, RecursionError, OverflowError, ValueError) as e:
-        raise SplitPatternError(f"The split pattern does not compile ({e}).") from None
+        raise SplitPatternError(
+            f"The split pattern does not compile ({e}). Fix the regular expression, or use "
+            "GPT2_SPLIT_PATTERN."
+        ) from None
     if split.groups:
         raise SplitPatternError(
             f"The split pattern {pattern!r} has capturing groups, so its matches are not whole "
@@ -583,18 +586,26 @@ class BPETokenizer:
     # ----------------------------------------------------------------- encoding
 
     def _chunks(self, text: str) -> list[str]:
-        """``text`` split by the pattern, with a time limit so a hostile pattern cannot hang."""
+        """``text`` split by the pattern, in a time limit (a hostile pattern cannot hang), and
+        checked to cover the text (a pattern that fits the probe but not this text drops
+        nothing)."""
         if not isinstance(text, str):
             raise TypeError(f"encode takes text (a str), got {type(text).__name__}.")
         limit = SPLIT_SECONDS + len(text) / 50_000
         try:
-            return self._split.findall(text, timeout=limit)
+            chunks = self._split.findall(text, timeout=limit)
         except TimeoutError:
             raise SplitPatternError(
                 f"Splitting {len(text):,} characters with this tokenizer's pattern took over "
                 f"{limit:.0f} s: the pattern {self.pattern!r} backtracks catastrophically on this "
                 "text. Use a tokenizer with GPT2_SPLIT_PATTERN."
             ) from None
+        if sum(map(len, chunks)) != len(text):  # the pieces are in order and never overlap
+            raise SplitPatternError(
+                f"This tokenizer's pattern {self.pattern!r} skips part of the text, so encoding "
+                "would silently drop it. Use a tokenizer with GPT2_SPLIT_PATTERN."
+            )
+        return chunks
 
     def _merge_short(self, ids: list[int]) -> list[int]:
         """Apply the earliest-learned merge present until none is: simple, for short chunks."""

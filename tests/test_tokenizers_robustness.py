@@ -171,6 +171,13 @@ def test_a_pattern_that_hangs_on_other_text_times_out_when_encoding(monkeypatch)
         tok.encode("z" * 60 + "!")
 
 
+def test_a_pattern_that_covers_the_probe_but_not_the_text_is_an_error_when_encoding():
+    tok = BPETokenizer(r"[^§]+")  # passes the probe, which has no §
+    assert tok.encode("fine") == list(b"fine")
+    with pytest.raises(SplitPatternError, match="skips part of the text"):
+        tok.encode("a § b")
+
+
 # --------------------------------------------------------------------------- merges and ids
 
 
