@@ -353,16 +353,7 @@ def train_classifier(
         return F.cross_entropy(logits, labels[batch].to(dev), weight=weight)
 
     clf.train()
-    history = fit(
-        params,
-        plan,
-        loss_of,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        warmup_steps=cfg.warmup_steps,
-        grad_clip=cfg.grad_clip,
-        progress=progress,
-    )
+    history = fit(params, plan, loss_of, cfg, progress)
     clf.eval()
     return history
 

@@ -167,16 +167,7 @@ def train_instructions(
         return next_token_loss(logits, targets.to(dev))
 
     model.train()
-    history = fit(
-        params,
-        plan,
-        loss_of,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        warmup_steps=cfg.warmup_steps,
-        grad_clip=cfg.grad_clip,
-        progress=progress,
-    )
+    history = fit(params, plan, loss_of, cfg, progress)
     freeze_gpt(model, None)
     return model.eval(), history
 

@@ -10,19 +10,33 @@ pretrained GPT and both need the same few tools, read here from top to bottom:
    epoch, so :func:`residual_streams` computes it once and training starts from there
    (:func:`pad_streams` pads those tensors into a batch).
 4. :func:`fit` is the loop both chapters train with: AdamW, warm-up and cosine decay, clipping.
-5. :func:`check_config` refuses a bad fine-tuning setting before any time is spent.
+5. :func:`check_config` refuses a bad setting (:class:`TuningConfig`) before any time is spent.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import torch
 from torch import Tensor
 
 from gptbook.model import GPT
 from gptbook.optim import check_int, check_number, evaluating, lr_at, optimizer_step
+
+
+class TuningConfig(Protocol):
+    """The settings both chapters' configs share (:class:`gptbook.classify.ClassifierConfig`,
+    :class:`gptbook.instruct.InstructionConfig`)."""
+
+    epochs: float
+    batch_size: int
+    lr: float
+    weight_decay: float
+    warmup_steps: int
+    grad_clip: float
+    seed: int
 
 
 class NoDataError(ValueError):
@@ -184,26 +198,23 @@ def fit(
     params: Sequence[Tensor],
     plan: Sequence[list[int]],
     loss_of: Callable[[list[int]], Tensor],
-    *,
-    lr: float,
-    weight_decay: float,
-    warmup_steps: int,
-    grad_clip: float,
+    cfg: TuningConfig,
     progress: Callable | None = None,
 ) -> list[float]:
     """Train ``params`` with AdamW, one step per batch of ``plan``; return each step's loss.
 
     ``loss_of(batch)`` computes the loss of a batch of row indices. The learning rate warms up
-    for ``warmup_steps`` steps, then decays along a cosine to zero at the last step; gradients
-    are clipped to norm ``grad_clip`` (0: not clipped). ``progress`` may wrap the batches
-    (``tqdm``).
+    for ``cfg.warmup_steps`` steps to ``cfg.lr``, then decays along a cosine to zero at the last
+    step; gradients are clipped to norm ``cfg.grad_clip`` (0: not clipped). ``progress`` may wrap
+    the batches (``tqdm``).
     """
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    clip = cfg.grad_clip or None
     history = []
     for step, batch in enumerate(progress(plan) if progress else plan):
         loss = loss_of(batch)
-        rate = lr_at(step, len(plan), lr, warmup=warmup_steps)
-        optimizer_step(loss, opt, lr=rate, clip=grad_clip or None, params=params)
+        rate = lr_at(step, len(plan), cfg.lr, warmup=cfg.warmup_steps)
+        optimizer_step(loss, opt, lr=rate, clip=clip, params=params)
         history.append(loss.item())
     return history
 
@@ -213,13 +224,8 @@ def fit(
 # ---------------------------------------------------------------------------------------------
 
 
-def check_config(cfg: object) -> None:
-    """Refuse a fine-tuning config whose numbers cannot make a run (:class:`ConfigError`).
-
-    ``cfg`` has ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``warmup_steps``,
-    ``grad_clip`` and ``seed`` (:class:`gptbook.classify.ClassifierConfig`,
-    :class:`gptbook.instruct.InstructionConfig`).
-    """
+def check_config(cfg: TuningConfig) -> None:
+    """Refuse a fine-tuning config whose numbers cannot make a run (:class:`ConfigError`)."""
     name = type(cfg).__name__
     check_number(name, "epochs", cfg.epochs, low=0.0, low_open=True)
     check_int(name, "batch_size", cfg.batch_size, low=1)

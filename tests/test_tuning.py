@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gptbook import tuning
+from gptbook.instruct import InstructionConfig
 
 
 def test_pad_batch_pads_on_the_right():
@@ -82,7 +83,9 @@ def test_fit_steps_once_per_batch_and_returns_the_losses():
     torch.manual_seed(0)
     w = torch.nn.Parameter(torch.tensor([3.0]))
     plan = [[0]] * 20
+    cfg = InstructionConfig(lr=0.1, weight_decay=0.0, warmup_steps=2, grad_clip=1.0)
+    seen = []
     losses = tuning.fit(
-        [w], plan, lambda b: (w**2).sum(), lr=0.1, weight_decay=0.0, warmup_steps=2, grad_clip=1.0
+        [w], plan, lambda b: (w**2).sum(), cfg, progress=lambda p: seen.append(p) or p
     )
-    assert len(losses) == 20 and losses[-1] < losses[0]
+    assert len(losses) == 20 and losses[-1] < losses[0] and seen == [plan]
