@@ -25,21 +25,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from gptbook import tuning
 from gptbook.instructions import STOP, Example, example_prompt, example_text, well_formed
 from gptbook.model import GPT, IGNORE, next_token_loss
 from gptbook.optim import check_int, evaluating
-from gptbook.tuning import (
-    NoDataError,
-    PromptTooLongError,
-    check_config,
-    fit,
-    freeze_gpt,
-    frozen_blocks,
-    pad_batch,
-    pad_streams,
-    plan_steps,
-    residual_streams,
-)
+from gptbook.tuning import NoDataError, PromptTooLongError
 
 Row = tuple[Sequence[int], Sequence[int]]
 """One training row: the input token ids and their targets (-100 where not scored)."""
@@ -82,7 +72,7 @@ def collate_instructions(rows: Sequence[Row], pad_id: int = 0) -> tuple[Tensor, 
 
     Input padding is ``pad_id``; target padding is -100, so padding adds nothing to the loss.
     """
-    idx, _ = pad_batch([r[0] for r in rows], pad_id)
+    idx, _ = tuning.pad_batch([r[0] for r in rows], pad_id)
     targets = torch.full_like(idx, IGNORE)
     for i, (_, t) in enumerate(rows):
         targets[i, : len(t)] = torch.as_tensor(list(t), dtype=torch.long)
@@ -110,7 +100,7 @@ class InstructionConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_config(self)
+        tuning.check_config(self)
         if self.trainable_blocks is not None:
             check_int("InstructionConfig", "trainable_blocks", self.trainable_blocks, low=0)
 
@@ -151,24 +141,28 @@ def train_instructions(
             "the context. Leave those examples out."
         )
     model = copy.deepcopy(gpt)
-    freeze_gpt(model, cfg.trainable_blocks)
-    start = frozen_blocks(model)
-    feats = residual_streams(model, [r[0] for r in rows], start, 32, pad_id) if start else None
+    tuning.freeze_gpt(model, cfg.trainable_blocks)
+    start = tuning.frozen_blocks(model)
+    feats = (
+        tuning.residual_streams(model, [r[0] for r in rows], start, 32, pad_id) if start else None
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     dev = next(model.parameters()).device
-    plan = plan_steps([len(r[0]) for r in rows], cfg.batch_size, cfg.epochs, cfg.seed)
+    plan = tuning.plan_steps([len(r[0]) for r in rows], cfg.batch_size, cfg.epochs, cfg.seed)
 
     def loss_of(batch: list[int]) -> Tensor:
         idx, targets = collate_instructions([rows[i] for i in batch], pad_id)  # (B, T) each
         if feats is None:
             return model(idx.to(dev), targets.to(dev))[1]
-        x, _ = pad_streams([feats[i] for i in batch])  # (B, T, d_model) entering block `start`
+        x, _ = tuning.pad_streams(
+            [feats[i] for i in batch]
+        )  # (B, T, d_model) entering block `start`
         logits = model.lm_head(model.finish(x.to(dev), start))
         return next_token_loss(logits, targets.to(dev))
 
     model.train()
-    history = fit(params, plan, loss_of, cfg, progress)
-    freeze_gpt(model, None)
+    history = tuning.fit(params, plan, loss_of, cfg, progress)
+    tuning.freeze_gpt(model, None)
     return model.eval(), history
 
 
