@@ -284,7 +284,8 @@ def _finish_before_interrupt() -> Iterator[None]:
     that no checkpoint can describe. Outside the main thread (where Python delivers signals) this
     does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
+    in_main = threading.current_thread() is threading.main_thread()
+    if not in_main or signal.getsignal(signal.SIGINT) is None:  # None: a handler set outside Python
         yield
         return
     caught: list[int] = []
@@ -373,7 +374,7 @@ def train(
         elapsed_before = float(extra.get("elapsed", 0.0))
 
     t0 = time.perf_counter() - elapsed_before
-    # The random states as they were when step `done` began: saved with the checkpoint.
+    # The random states right after step `done`: what a resumed run starts from.
     sampler_state, rng_state = sampler.get_state(), torch.get_rng_state()
 
     def checkpoint() -> None:
