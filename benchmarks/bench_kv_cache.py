@@ -25,7 +25,9 @@ from gptbook.model import GPT, GPTConfig
 from gptbook.sampling import generate
 
 
-def time_generation(model: GPT, prompt: torch.Tensor, new_tokens: int, use_cache: bool, repeats: int) -> float:
+def time_generation(
+    model: GPT, prompt: torch.Tensor, new_tokens: int, use_cache: bool, repeats: int
+) -> float:
     """Median wall-clock seconds of ``repeats`` greedy generations."""
     times = []
     for _ in range(repeats):
@@ -53,7 +55,9 @@ def main() -> None:
           f"{torch.get_num_threads()} threads")
 
     for prompt_len in (1, 128):
-        prompt = torch.randint(0, config.vocab_size, (1, prompt_len), generator=torch.Generator().manual_seed(1))
+        prompt = torch.randint(
+            0, config.vocab_size, (1, prompt_len), generator=torch.Generator().manual_seed(1)
+        )
         cached = generate(model, prompt, args.new_tokens, temperature=0.0, use_cache=True)
         plain = generate(model, prompt, args.new_tokens, temperature=0.0, use_cache=False)
         same = torch.equal(cached, plain)

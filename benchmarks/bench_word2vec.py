@@ -23,7 +23,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     words = tokenize_words(shakespeare())
-    print(f"{len(words):,} words; torch threads = {torch.get_num_threads()}; os.cpu_count load shown by `uptime`")
+    print(
+        f"{len(words):,} words; torch threads = {torch.get_num_threads()}; "
+        "os.cpu_count load shown by `uptime`"
+    )
     for r in range(args.repeats):
         wall, cpu = time.perf_counter(), time.process_time()
         result = train_word2vec(words, dim=32, window=3, negatives=3, min_count=5, epochs=3, seed=0)

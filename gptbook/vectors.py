@@ -27,7 +27,8 @@ class UnknownWordError(KeyError):
         self.word = word
         self.message = (
             f"{word!r} is not in the vocabulary ({vocab_size:,} words). Check the spelling; "
-            f"GloVe words are lower case, and the Shakespeare word2vec vocabulary only has words seen 5+ times."
+            "GloVe words are lower case, and the Shakespeare word2vec vocabulary only has words seen "
+            "5+ times."
         )
         super().__init__(self.message)
 
@@ -118,7 +119,9 @@ def arithmetic(
     return nearest(wv, target, k=k, exclude=[*positive, *negative], restrict=restrict)
 
 
-def analogy(wv: WordVectors, a: str, b: str, c: str, k: int = 5, restrict: int | None = None) -> list[tuple[str, float]]:
+def analogy(
+    wv: WordVectors, a: str, b: str, c: str, k: int = 5, restrict: int | None = None
+) -> list[tuple[str, float]]:
     """"``a`` is to ``b`` as ``c`` is to ?": the words nearest to ``b - a + c``, question words left out.
 
     ``analogy(glove(), "man", "king", "woman")`` asks king - man + woman."""
@@ -141,23 +144,23 @@ class AnalogyQuestion:
 
 _PAIRS: dict[str, list[tuple[str, str]]] = {
     "capital": [
-        ("france", "paris"), ("italy", "rome"), ("germany", "berlin"), ("japan", "tokyo"), ("russia", "moscow"),
-        ("china", "beijing"), ("spain", "madrid"), ("egypt", "cairo"), ("greece", "athens"), ("canada", "ottawa"),
-        ("poland", "warsaw"),
+        ("france", "paris"), ("italy", "rome"), ("germany", "berlin"), ("japan", "tokyo"),
+        ("russia", "moscow"), ("china", "beijing"), ("spain", "madrid"), ("egypt", "cairo"),
+        ("greece", "athens"), ("canada", "ottawa"), ("poland", "warsaw"),
     ],
     "gender": [
         ("man", "woman"), ("king", "queen"), ("boy", "girl"), ("brother", "sister"), ("father", "mother"),
-        ("son", "daughter"), ("husband", "wife"), ("uncle", "aunt"), ("prince", "princess"), ("nephew", "niece"),
-        ("actor", "actress"),
+        ("son", "daughter"), ("husband", "wife"), ("uncle", "aunt"), ("prince", "princess"),
+        ("nephew", "niece"), ("actor", "actress"),
     ],
     "past tense": [
         ("walk", "walked"), ("go", "went"), ("see", "saw"), ("take", "took"), ("run", "ran"), ("eat", "ate"),
         ("write", "wrote"), ("sing", "sang"), ("play", "played"), ("think", "thought"), ("speak", "spoke"),
     ],
     "comparative": [
-        ("good", "better"), ("big", "bigger"), ("small", "smaller"), ("fast", "faster"), ("strong", "stronger"),
-        ("long", "longer"), ("cold", "colder"), ("young", "younger"), ("bad", "worse"), ("easy", "easier"),
-        ("high", "higher"),
+        ("good", "better"), ("big", "bigger"), ("small", "smaller"), ("fast", "faster"),
+        ("strong", "stronger"), ("long", "longer"), ("cold", "colder"), ("young", "younger"),
+        ("bad", "worse"), ("easy", "easier"), ("high", "higher"),
     ],
 }
 

@@ -154,7 +154,8 @@ print("same tokens as our loop:", torch.equal(package_idx, loop_idx))
 from gptbook.widgets.generate import generate_text, generate_widget
 from gptbook.widgets.temperature import PromptError, training_alphabet
 
-g = generate_text(model, tok, "Romeo.\n", temperature=0.8, max_new_tokens=40, seed=0, alphabet=training_alphabet())
+g = generate_text(model, tok, "Romeo.\n", temperature=0.8, max_new_tokens=40, seed=0,
+                  alphabet=training_alphabet())
 print(f"{g.new_tokens} new tokens after {g.prompt!r}")
 for bad in ("", "你好"):
     try:

@@ -413,7 +413,8 @@ assert our_ids == tik_ids and ours.decode(our_ids) == corpus_sample
 assert ours.encode(sentence, allowed_special="all") == gpt2_ids
 
 # %%
-others = ["Быть или не быть, вот в чём вопрос.", "生存还是毁灭，这是一个值得考虑的问题。", "To be 🤔 or not to be 🎭"]
+others = ["Быть или не быть, вот в чём вопрос.", "生存还是毁灭，这是一个值得考虑的问题。",
+          "To be 🤔 or not to be 🎭"]
 for s in others:
     assert ours.encode(s) == enc.encode_ordinary(s) and ours.decode(ours.encode(s)) == s
 print("identical on Russian, Chinese and emoji too")
@@ -478,7 +479,8 @@ assert per_char["BPE 512"] < 0.6 and per_char["BPE 4096"] < 0.4
 assert all(per_char[f"BPE {a}"] > per_char[f"BPE {b}"] for a, b in zip(sizes, sizes[1:]))
 assert gpt2_ids == [15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114, 286,
                     617, 34680, 27271, 13]
-assert [enc.decode_single_token_bytes(i) for i in enc.encode(" someunknownPlace")] == [b" some", b"unknown", b"Place"]
+assert ([enc.decode_single_token_bytes(i) for i in enc.encode(" someunknownPlace")]
+        == [b" some", b"unknown", b"Place"])
 assert our_ids == tik_ids and len(our_ids) > 300_000
 assert costs["Russian"] > 2 * costs["English"] and costs["Chinese"] > 2 * costs["English"]
 assert b"".join(s.raw for s in token_spans(demo, enc)) == demo.encode("utf-8")

@@ -44,7 +44,15 @@ import torch.nn.functional as F
 from gptbook.bigram import BigramLM, CountingBigram, count_bigrams, evaluate, sample, train_next_token
 from gptbook.data import shakespeare_split
 from gptbook.device import device, seed_everything
-from gptbook.mlp import MLPParams, cross_entropy, mlp_backward, mlp_forward, numerical_gradient, perceptron, softmax
+from gptbook.mlp import (
+    MLPParams,
+    cross_entropy,
+    mlp_backward,
+    mlp_forward,
+    numerical_gradient,
+    perceptron,
+    softmax,
+)
 from gptbook.tokenizers import CharTokenizer
 
 # These models are tiny: one CPU thread is as fast as two, and much faster when other programs share
@@ -100,8 +108,10 @@ plt.show()
 letters = ["а", "б", "в", "г", "д"]
 logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0])
 probs_by_hand = torch.exp(logits) / torch.exp(logits).sum()
-print("probabilities:", [round(p, 3) for p in probs_by_hand.tolist()], "sum =", round(probs_by_hand.sum().item(), 6))
-assert torch.allclose(probs_by_hand, softmax(logits)) and torch.allclose(probs_by_hand, torch.softmax(logits, 0))
+print("probabilities:", [round(p, 3) for p in probs_by_hand.tolist()],
+      "sum =", round(probs_by_hand.sum().item(), 6))
+assert (torch.allclose(probs_by_hand, softmax(logits))
+        and torch.allclose(probs_by_hand, torch.softmax(logits, 0)))
 
 # %%
 g = torch.Generator().manual_seed(0)
@@ -157,7 +167,8 @@ params = MLPParams.random(d_in=4, d_hidden=3, d_out=5, generator=g)
 x = torch.randn(2, 4, generator=g, dtype=torch.float64)
 
 # one perceptron (one column of W1) at a time, one example at a time
-h_loop = torch.tensor([[perceptron(x[n], params.W1[:, j], params.b1[j], "tanh").item() for j in range(3)] for n in range(2)],
+h_loop = torch.tensor([[perceptron(x[n], params.W1[:, j], params.b1[j], "tanh").item() for j in range(3)]
+                       for n in range(2)],
                       dtype=torch.float64)
 logits, h = mlp_forward(x, params)  # the whole layer as one matrix product
 print("hidden layer, loop  :", h_loop.numpy().round(4).tolist())
@@ -225,7 +236,8 @@ print(f"NLL by hand            = {nll.item():.6f}")
 print(f"gptbook.mlp.cross_entropy = {cross_entropy(logits3, answers).item():.6f}")
 print(f"F.cross_entropy        = {F.cross_entropy(logits3, answers).item():.6f}")
 print(f"-log(1/3) for the third row (all logits equal) = {-math.log(1 / 3):.6f}")
-assert torch.allclose(nll, F.cross_entropy(logits3, answers)) and torch.allclose(nll, cross_entropy(logits3, answers))
+assert (torch.allclose(nll, F.cross_entropy(logits3, answers))
+        and torch.allclose(nll, cross_entropy(logits3, answers)))
 
 # %% [markdown]
 # ## 7. A bigram model of Shakespeare
@@ -281,10 +293,12 @@ plt.show()
 
 # %%
 for alpha in [0.0, 0.01, 1.0]:
-    print(f"alpha = {alpha:<5} validation loss = {evaluate(CountingBigram(counts, alpha), val_ids):.4f} nats/char")
+    print(f"alpha = {alpha:<5} "
+          f"validation loss = {evaluate(CountingBigram(counts, alpha), val_ids):.4f} nats/char")
 counting = CountingBigram(counts, smoothing=0.01).to(dev)
 counting_val = evaluate(counting, val_ids)
-print(f"\nbaseline: counting bigram, alpha = 0.01, validation loss {counting_val:.4f}; uniform guessing: log({V}) = {math.log(V):.4f}")
+print(f"\nbaseline: counting bigram, alpha = 0.01, validation loss {counting_val:.4f}; "
+      f"uniform guessing: log({V}) = {math.log(V):.4f}")
 
 # %% [markdown]
 # With `α = 0` the loss is infinite: some pairs in the validation text never occur in training.
@@ -318,12 +332,14 @@ model = BigramLM(V).to(dev)
 g = torch.Generator().manual_seed(0)
 losses = train_next_token(model, train_ids, steps=1000, batch_size=4096, lr=0.1, generator=g)
 learned_val = evaluate(model, val_ids)
-print(f"first step loss {losses[0]:.3f} (= log {V} = {math.log(V):.3f}: all equal), last 100 steps mean {sum(losses[-100:]) / 100:.2f}")
+print(f"first step loss {losses[0]:.3f} (= log {V} = {math.log(V):.3f}: all equal), "
+      f"last 100 steps mean {sum(losses[-100:]) / 100:.2f}")
 print(f"validation loss: learned {learned_val:.2f}, counting {counting_val:.2f}")
 print("gap within 0.02 nats:", abs(learned_val - counting_val) < 0.02)
 
 # %% tags=["nbval-ignore-output"]
-print(f"exact figures on this machine: learned {learned_val:.4f}, counting {counting_val:.4f}, gap {learned_val - counting_val:+.4f} nats/char")
+print(f"exact figures on this machine: learned {learned_val:.4f}, counting {counting_val:.4f}, "
+      f"gap {learned_val - counting_val:+.4f} nats/char")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3))

@@ -95,7 +95,8 @@ def cosine(u: torch.Tensor, v: torch.Tensor) -> float:
     return (u @ v / (u.norm() * v.norm())).item()
 
 
-u, v, w, o = torch.tensor([1.0, 2.0]), torch.tensor([2.0, 4.0]), torch.tensor([-2.0, 1.0]), torch.tensor([-1.0, -2.0])
+u, v, w, o = (torch.tensor([1.0, 2.0]), torch.tensor([2.0, 4.0]), torch.tensor([-2.0, 1.0]),
+              torch.tensor([-1.0, -2.0]))
 for name, other in [("v = 2u", v), ("w at right angles", w), ("o = -u", o)]:
     print(f"u · {name:18} dot = {(u @ other).item():5.1f}   cosine = {cosine(u, other):5.2f}")
 assert math.isclose(cosine(u, v), F.cosine_similarity(u, v, dim=0).item(), rel_tol=1e-6)
@@ -108,7 +109,8 @@ assert math.isclose(cosine(u, v), F.cosine_similarity(u, v, dim=0).item(), rel_t
 unit = F.normalize(E, dim=1)
 cos = unit @ unit.T
 off = cos[~torch.eye(len(cos), dtype=torch.bool)]
-print(f"random 4-d embeddings: cosine between different letters, mean {off.mean():.2f}, from {off.min():.2f} to {off.max():.2f}")
+print(f"random 4-d embeddings: cosine between different letters, mean {off.mean():.2f}, "
+      f"from {off.min():.2f} to {off.max():.2f}")
 
 # %% [markdown]
 # ## 3. The fixed-window language model
@@ -163,7 +165,8 @@ with torch.no_grad():
 
 print("concatenated length:", long.numel(), "  hidden:", hidden.numel(), "  logits:", logits.numel())
 print("by hand equals the package:", torch.allclose(logits, package, atol=1e-6))
-print("probabilities sum to", round(probs.sum().item(), 6), "; untrained, so close to uniform 1/84 =", round(1 / V, 4))
+print("probabilities sum to", round(probs.sum().item(), 6),
+      "; untrained, so close to uniform 1/84 =", round(1 / V, 4))
 print(f"parameters: {model.num_params():,}")
 
 # %% [markdown]
@@ -310,7 +313,8 @@ print("groups closer inside than to the rest:", [name for name in groups if with
 
 # %%
 assert torch.equal(by_matmul, by_lookup) and torch.equal(emb(ids), by_lookup)
-assert math.isclose(cosine(u, v), 1.0, rel_tol=1e-6) and abs(cosine(u, w)) < 1e-6 and math.isclose(cosine(u, o), -1.0, rel_tol=1e-6)
+assert (math.isclose(cosine(u, v), 1.0, rel_tol=1e-6) and abs(cosine(u, w)) < 1e-6
+        and math.isclose(cosine(u, o), -1.0, rel_tol=1e-6))
 assert torch.allclose(logits, package, atol=1e-6)
 assert same_token and not torch.equal(e[1], e[6])
 assert torch.allclose(with_pos(xb), without(xb), atol=1e-5)

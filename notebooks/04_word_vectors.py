@@ -96,7 +96,8 @@ assert sorted(package) == sorted(by_hand)
 seed_everything(0)
 sg = SkipGram(len(vocab), 3)
 torch.nn.init.normal_(sg.out.weight)  # the trainer starts outputs at 0; random here to make it interesting
-centre, neighbour, negatives = torch.tensor([vocab.index["be"]]), torch.tensor([vocab.index["to"]]), torch.tensor([[vocab.index["question"], vocab.index["that"]]])
+centre, neighbour, negatives = (torch.tensor([vocab.index["be"]]), torch.tensor([vocab.index["to"]]),
+                                torch.tensor([[vocab.index["question"], vocab.index["that"]]]))
 u = sg.inp.weight[centre[0]]
 v_out = sg.out.weight
 loss_by_hand = -(torch.log(torch.sigmoid(u @ v_out[neighbour[0]]))
@@ -121,7 +122,8 @@ print(f"{len(words):,} words, {len(set(words)):,} different")
 # %%
 result = train_word2vec(words, dim=32, window=3, negatives=3, min_count=5, epochs=3, seed=0)
 wv = result.vectors
-print(f"vocabulary: {len(wv):,} words seen 5+ times; about {np.mean(result.pairs_per_epoch) / 1e6:.1f} million pairs per pass")
+print(f"vocabulary: {len(wv):,} words seen 5+ times; "
+      f"about {np.mean(result.pairs_per_epoch) / 1e6:.1f} million pairs per pass")
 print(f"loss: {np.mean(result.losses[:20]):.1f} at the start, {np.mean(result.losses[-20:]):.1f} at the end")
 
 # %% tags=["nbval-ignore-output"]
@@ -212,8 +214,10 @@ for r in results:
 # stereotypes (Bolukbasi et al., 2016): the vectors learn what the text says, biases included.
 
 # %%
-gender = direction(gv, [("he", "she"), ("man", "woman"), ("king", "queen"), ("boy", "girl"), ("father", "mother")])
-probe = ["actress", "mother", "nurse", "dancer", "teacher", "doctor", "scientist", "soldier", "engineer", "actor"]
+gender = direction(gv, [("he", "she"), ("man", "woman"), ("king", "queen"), ("boy", "girl"),
+                        ("father", "mother")])
+probe = ["actress", "mother", "nurse", "dancer", "teacher", "doctor", "scientist", "soldier", "engineer",
+         "actor"]
 along = project(gv, probe, gender)
 for word_, value in sorted(along.items(), key=lambda kv: -kv[1]):
     print(f"{word_:10} {value:+.2f}")
@@ -300,12 +304,15 @@ assert torch.allclose(loss_by_hand, sg.loss(centre, neighbour, negatives))
 assert 5000 < len(wv) < 15000
 assert np.mean(result.losses[-20:]) < np.mean(result.losses[:20]) - 0.5
 # neighbour sets a correct word2vec reliably finds with this seed (not exact lists)
-assert len({"art", "dost", "hast", "wilt", "canst", "shalt", "wert", "thee", "thyself", "wouldst", "didst", "hadst"}
+assert len({"art", "dost", "hast", "wilt", "canst", "shalt", "wert", "thee", "thyself", "wouldst", "didst",
+            "hadst"}
            & set(shakespeare_neighbours["thou"])) >= 3
-assert len({"one", "three", "four", "five", "six", "seven", "eight", "ten", "twelve", "twenty", "hundred", "thousand", "forty", "dozen"}
+assert len({"one", "three", "four", "five", "six", "seven", "eight", "ten", "twelve", "twenty", "hundred",
+            "thousand", "forty", "dozen"}
            & set(shakespeare_neighbours["two"])) >= 3
 assert {"tuesday", "wednesday", "thursday"} & set(shakespeare_neighbours["monday"])
-assert {"england", "dauphin", "burgundy", "normandy", "alencon", "bourbon", "french", "reignier"} & set(shakespeare_neighbours["france"])
+assert ({"england", "dauphin", "burgundy", "normandy", "alencon", "bourbon", "french", "reignier"}
+        & set(shakespeare_neighbours["france"]))
 assert king_queen == "queen" and paris_rome == "rome"
 assert len(questions) == 44 and table["all"][0] >= 30, table
 assert along["actress"] > 0 > along["actor"]

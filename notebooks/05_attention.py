@@ -158,7 +158,8 @@ with torch.no_grad():
 out_head = head(x)
 diff_one_head = max((out - other).abs().max().item() for other in (out_sdpa, out_pkg, out_head))
 print("gptbook.attention.causal_mask(6, 6) equals our mask:", torch.equal(causal_mask(T, T), mask))
-print("largest difference, by hand vs SDPA, attend and Head:", "< 1e-5" if diff_one_head < 1e-5 else diff_one_head)
+print("largest difference, by hand vs SDPA, attend and Head:",
+      "< 1e-5" if diff_one_head < 1e-5 else diff_one_head)
 
 # %% [markdown]
 # ## 3. Several heads at once
@@ -242,7 +243,8 @@ with torch.no_grad():
     qkv0 = t.h[0].attn.c_attn(h0)
     n, hs = cfg.n_head, cfg.d_model // cfg.n_head
     q0, k0, _ = (z.view(1, len(ids), n, hs).transpose(1, 2) for z in qkv0.split(cfg.d_model, dim=-1))
-    s0 = (q0 @ k0.transpose(-2, -1) / math.sqrt(hs)).masked_fill(~causal_mask(len(ids), len(ids), dev), float("-inf"))
+    s0 = (q0 @ k0.transpose(-2, -1) / math.sqrt(hs)).masked_fill(~causal_mask(len(ids), len(ids), dev),
+                                                                 float("-inf"))
     layer0_by_hand = torch.softmax(s0, dim=-1)[0].float().cpu()
 diff_layer0 = (layer0_by_hand - maps[0]).abs().max().item()
 print("layer 0 by hand vs model.attention_weights:", "< 1e-5" if diff_layer0 < 1e-5 else diff_layer0)
@@ -312,7 +314,8 @@ seed_everything(5)
 untrained_maps = GPT(cfg).to(dev).eval().attention_weights(idx)[:, 0].float().cpu()
 untrained_entropy = -(untrained_maps * untrained_maps.clamp_min(1e-12).log()).sum(-1)[..., 1:]
 untrained_focus = untrained_entropy.sum(-1) / even_entropy.sum()
-print(f"untrained model of the same shape: focus from {untrained_focus.min():.2f} to {untrained_focus.max():.2f}")
+print(f"untrained model of the same shape: "
+      f"focus from {untrained_focus.min():.2f} to {untrained_focus.max():.2f}")
 
 # %% [markdown]
 # The strongest previous-token head, drawn with its tokens by the package's plotting function:
@@ -352,7 +355,8 @@ attention_widget(model, tokenizer, text, layer=best_layer, head=best_head)
 # ## Checks
 
 # %%
-assert torch.equal(weights_avg.sum(1), torch.ones(4)) and torch.allclose(averaged[2], torch.tensor([2 / 3, 2 / 3]))
+assert (torch.equal(weights_avg.sum(1), torch.ones(4))
+        and torch.allclose(averaged[2], torch.tensor([2 / 3, 2 / 3])))
 assert torch.allclose(w.sum(-1), torch.ones(1, T)) and (w[0].triu(1) == 0).all() and w[0, 0, 0] == 1
 assert diff_one_head < 1e-5 and diff_mha < 1e-5 and diff_mha_w < 1e-5
 assert diff_layer0 < 1e-5
@@ -362,5 +366,6 @@ assert (maps.triu(1) == 0).all()
 assert untrained_focus.min() > 0.95  # untrained: close to an even average everywhere
 assert focus.min() < 0.5  # trained: at least one head concentrates on a few tokens
 assert prev.max() > 1.3 * uniform_prev  # some head prefers the previous token more than an even average does
-assert view.tokens == tokens[-48:] and torch.allclose(torch.from_numpy(view.weights), maps[best_layer, best_head], atol=1e-5)
+assert (view.tokens == tokens[-48:]
+        and torch.allclose(torch.from_numpy(view.weights), maps[best_layer, best_head], atol=1e-5))
 print("all checks passed")

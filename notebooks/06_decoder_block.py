@@ -346,7 +346,8 @@ seed_everything(3)
 hf_config = GPT2Config(vocab_size=1000, n_positions=64, n_embd=128, n_layer=3, n_head=4,
                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0)
 reference = GPT2LMHeadModel(hf_config).eval()
-with torch.no_grad():  # transformers starts biases at 0 and norms at 1: randomise them so they are checked too
+# transformers starts biases at 0 and norms at 1: randomise them so they are checked too
+with torch.no_grad():
     for name, p in reference.named_parameters():
         if name.endswith("bias") or ".ln_" in name:
             p.add_(0.1 * torch.randn_like(p))

@@ -138,8 +138,8 @@ for t in (2.0, 1.0, 0.5, 0.1, 0.01):
     top_prob[t] = torch.softmax(logits / t, -1).max().item()
     print(f"T = {t:<4}  probability of the top token {top_prob[t]:.3f}")
 p_zero = next_token_probs(model, idx, temperature=0)[0].cpu()
-print("T = 0: one-hot on the argmax:", int(p_zero.argmax()) == int(logits.argmax()) and p_zero.sum().item() == 1.0
-      and p_zero.max().item() == 1.0)
+print("T = 0: one-hot on the argmax:", int(p_zero.argmax()) == int(logits.argmax())
+      and p_zero.sum().item() == 1.0 and p_zero.max().item() == 1.0)
 
 # %% [markdown]
 # How spread out a distribution is can be measured by its **entropy** in bits, $-\sum p \log_2 p$.
@@ -323,7 +323,8 @@ def generate_by_hand(model, idx, max_new_tokens, temperature, generator):
 
 
 by_hand = generate_by_hand(model, idx2, 20, 0.8, torch.Generator().manual_seed(3))
-by_package = generate(model, idx2, 20, temperature=0.8, use_cache=False, generator=torch.Generator().manual_seed(3))
+by_package = generate(model, idx2, 20, temperature=0.8, use_cache=False,
+                      generator=torch.Generator().manual_seed(3))
 print("the package's generate gives the same tokens:", torch.equal(by_hand, by_package))
 
 # %% [markdown]

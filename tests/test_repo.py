@@ -45,7 +45,8 @@ def test_every_code_cell_ran_in_order_in_a_fresh_kernel(nb_path: Path):
     unrun = [i for i, n in enumerate(counts) if n is None]
     assert not unrun, f"{nb_path.name}: code cells {unrun} were never executed: {FIX}"
     assert counts == list(range(1, len(counts) + 1)), (
-        f"{nb_path.name}: execution counts {counts} are not 1, 2, 3, ... (run top to bottom in a fresh kernel): {FIX}"
+        f"{nb_path.name}: execution counts {counts} are not 1, 2, 3, ... "
+        f"(run top to bottom in a fresh kernel): {FIX}"
     )
 
 
@@ -55,7 +56,8 @@ def test_no_errors_and_no_svg_in_outputs(nb_path: Path):
         for out in cell.get("outputs", []):
             assert out["output_type"] != "error", f"{nb_path.name}: code cell {i} stored an error"
             assert "image/svg+xml" not in out.get("data", {}), (
-                f"{nb_path.name}: code cell {i} has an SVG figure, which nbval compares and never matches; use PNG"
+                f"{nb_path.name}: code cell {i} has an SVG figure, "
+                "which nbval compares and never matches; use PNG"
             )
 
 
@@ -63,7 +65,11 @@ def test_no_errors_and_no_svg_in_outputs(nb_path: Path):
 def test_chapter_ends_with_a_checks_cell(nb_path: Path):
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
     cells = [c for c in nb["cells"] if "".join(c["source"]).strip()]
-    headings = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and re.search(r"^#+\s*Checks", "".join(c["source"]), re.M)]
+    headings = [
+        i
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "markdown" and re.search(r"^#+\s*Checks", "".join(c["source"]), re.M)
+    ]
     assert headings, f"{nb_path.name}: no '## Checks' heading"
     after = [c for c in cells[headings[-1] + 1 :] if c["cell_type"] == "code"]
     assert after and all("assert" in "".join(c["source"]) for c in after), (
@@ -78,7 +84,9 @@ def test_no_cell_is_skipped_or_allowed_to_raise(nb_path: Path):
     for i, cell in enumerate(_code_cells(nb_path)):
         tags = set(cell.get("metadata", {}).get("tags", []))
         bad = tags & {"nbval-skip", "raises-exception", "nbval-raises-exception"}
-        assert not bad, f"{nb_path.name}: code cell {i} carries {sorted(bad)}; a chapter runs every cell cleanly"
+        assert not bad, (
+            f"{nb_path.name}: code cell {i} carries {sorted(bad)}; a chapter runs every cell cleanly"
+        )
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -103,7 +111,10 @@ def test_environment_yml_matches_pyproject():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     have = {_norm(r) for r in pip if not r.startswith("-")}
-    assert have == want, f"environment.yml and pyproject.toml differ: only in environment.yml {sorted(have - want)}, only in pyproject {sorted(want - have)}"
+    assert have == want, (
+        f"environment.yml and pyproject.toml differ: only in environment.yml {sorted(have - want)}, "
+        f"only in pyproject {sorted(want - have)}"
+    )
     pythons = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
     assert pythons == ["python=3.11"], pythons
     assert pyproject["project"]["requires-python"] == ">=3.11"
@@ -116,7 +127,9 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make book" in readme
-    assert re.search(r"^\s*(exec\s+|time\s+)?make test\b", ci, re.M), ".ci/run must call the README's test command"
+    assert re.search(r"^\s*(exec\s+|time\s+)?make test\b", ci, re.M), (
+        ".ci/run must call the README's test command"
+    )
 
 
 def test_readme_lists_every_chapter():

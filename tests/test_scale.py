@@ -43,12 +43,16 @@ def test_parameters_come_from_the_counter():
 def test_gpt2_xl_counter_agrees_with_a_built_model_shape():
     # Build a narrow model with GPT-2 XL's depth and head count to check the config is valid and counted.
     cfg = gpt2_xl()
-    small = GPTConfig(vocab_size=100, context=16, n_layer=cfg.n_layer, n_head=cfg.n_head, d_model=cfg.n_head * 2)
+    small = GPTConfig(
+        vocab_size=100, context=16, n_layer=cfg.n_layer, n_head=cfg.n_head, d_model=cfg.n_head * 2
+    )
     assert GPT(small).num_params() == count_params(small)["total"]
 
 
 def test_scale_table_rows_and_time():
-    run = TrainingRun("tiny", GPTConfig(vocab_size=10, context=4, n_layer=1, n_head=1, d_model=4), 1e6, "test")
+    run = TrainingRun(
+        "tiny", GPTConfig(vocab_size=10, context=4, n_layer=1, n_head=1, d_model=4), 1e6, "test"
+    )
     (row,) = scale_table([run], flops_per_second=run.flops / 120)
     assert row["parameters"] == run.params
     assert row["tokens/parameter"] == pytest.approx(1e6 / run.params)

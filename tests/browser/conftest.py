@@ -295,7 +295,8 @@ class Notebook:
         while True:
             state = self.page.evaluate(
                 """() => {
-                    const ps = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')]
+                    const ps = [...document.querySelectorAll(
+                        '.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')]
                       .map(p => p.textContent.trim());
                     return {done: ps.filter(t => /^\\[\\d+\\]:?$/.test(t)).length,
                             busy: ps.filter(t => t.includes('*')).length};
@@ -351,7 +352,8 @@ class Notebook:
         return locator
 
     def screenshot(self, widget: Any, name: str) -> Path:
-        """Screenshots under test-artifacts/browser/: the page with the widget in view, and the widget alone."""
+        """Screenshots under test-artifacts/browser/: the page with the widget in view, and the widget
+        alone."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         widget.scroll_into_view_if_needed()
@@ -395,7 +397,8 @@ class Notebook:
             self.page.keyboard.press(key)
 
     def drag_slider(self, slider: Any, fraction: float) -> None:
-        """Drag an ipywidgets slider's handle with the mouse to ``fraction`` (0..1, may overshoot) of its track."""
+        """Drag an ipywidgets slider's handle with the mouse to ``fraction`` (0..1, may overshoot) of its
+        track."""
         handle, track = slider.locator(".noUi-handle"), slider.locator(".noUi-base")
         grip, bar = handle.bounding_box(), track.bounding_box()
         y = grip["y"] + grip["height"] / 2

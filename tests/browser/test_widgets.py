@@ -193,7 +193,8 @@ COVERED = {  # widget function: the test that drives it
 
 
 def test_every_widget_in_the_book_has_a_browser_test():
-    """Each widget function of gptbook.widgets has a browser test here, and so has each one a chapter shows."""
+    """Each widget function of gptbook.widgets has a browser test here, and so has each one a chapter
+    shows."""
     factories = widget_factories()
     assert "token_inspector" in factories, f"widget functions found: {factories}"  # the finder works
     untested = sorted(set(factories) - set(COVERED))
@@ -307,7 +308,10 @@ def check_temperature_widget(
     shown = [""]
 
     def expect_view(prompt: str) -> None:
-        call = f"next_token_view({model}, {tokenizer}, {prompt!r}, {float(readout(slider))!r}, {top}, {alphabet})"
+        call = (
+            f"next_token_view({model}, {tokenizer}, {prompt!r}, "
+            f"{float(readout(slider))!r}, {top}, {alphabet})"
+        )
         expect(summary).to_have_text(nb.kernel_eval(f"{call}.summary()", setup))
         expect_new_picture(nb, chart, shown)
 
@@ -355,9 +359,13 @@ def check_generate_widget(
     seed, out = ui.locator(".gptbook-generate-seed input"), ui.locator(".gptbook-generate-output")
 
     def expect_text() -> None:
-        args = f"{prompt_box.input_value()!r}, {float(readout(temp))!r}, {int(readout(length))}, {int(seed.input_value())}"
+        args = (
+            f"{prompt_box.input_value()!r}, {float(readout(temp))!r}, "
+            f"{int(readout(length))}, {int(seed.input_value())}"
+        )
         text, shown_html = nb.kernel_eval(
-            f"(lambda g: [g.text, generation_html(g)])(generate_text({model}, {tokenizer}, {args}, alphabet={alphabet}))",
+            "(lambda g: [g.text, generation_html(g)])"
+            f"(generate_text({model}, {tokenizer}, {args}, alphabet={alphabet}))",
             setup,
         )
         expect(out.locator(".gptbook-generate-text")).to_have_text(text)
