@@ -79,7 +79,7 @@ def remove_stale_temp_files(path: Path) -> list[Path]:
     prefix = f".{path.name}."
     removed = []
     for name in glob.glob(glob.escape(str(path.parent / prefix)) + "*.tmp"):
-        pid = Path(name).name[len(prefix):].split(".")[0]
+        pid = Path(name).name[len(prefix) :].split(".")[0]
         if pid.isdigit() and _pid_alive(int(pid)):
             continue
         with contextlib.suppress(OSError):
@@ -103,10 +103,12 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _tied_groups(model: nn.Module) -> list[list[str]]:
-    """Names in the model's state dict that are one tensor (tied weights), in groups of two or more."""
+    """Names in the model's state dict that share one tensor (tied weights), two or more each."""
     stored = set(model.state_dict())
-    named = [*model.named_parameters(remove_duplicate=False),
-             *model.named_buffers(remove_duplicate=False)]
+    named = [
+        *model.named_parameters(remove_duplicate=False),
+        *model.named_buffers(remove_duplicate=False),
+    ]
     groups: dict[int, list[str]] = {}
     for name, tensor in named:
         if name in stored:
@@ -115,7 +117,7 @@ def _tied_groups(model: nn.Module) -> list[list[str]]:
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file next to ``path``, fsync it, then rename it over ``path``."""
+    """``torch.save`` to a temporary file next to ``path``, fsync it, rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(path)
     fd, tmp_name = tempfile.mkstemp(
@@ -212,6 +214,23 @@ def _read_error(path: Path, e: BaseException) -> CheckpointError:
     )
 
 
+def _is(value: Any, kind: type, expected: Any) -> bool:
+    return type(value) is kind and value == expected
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is JSON-like data: what a config or a tokenizer is made of."""
+    if depth > 20:
+        return False
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (``torch.load`` with
     ``weights_only=True``).
@@ -230,11 +249,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise
     except Exception as e:  # torch raises many kinds (RuntimeError, UnpicklingError, EOFError, ...)
         raise _read_error(path, e) from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    if not isinstance(state, dict) or not _is(state.get("format"), str, FORMAT):
         raise CheckpointError(
             f"{path} is a PyTorch file but not a gptbook checkpoint (no 'format': {FORMAT!r})."
         )
-    if state.get("version") != VERSION:
+    if not _is(state.get("version"), int, VERSION):
         raise CheckpointError(
             f"{path} has checkpoint version {state.get('version')!r}; this gptbook reads {VERSION}."
         )
@@ -245,12 +264,20 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                 f"{path} is damaged: its field {key!r} is {type(value).__name__}, expected "
                 f"{' or '.join(t.__name__ for t in types)}. Save or train the model again."
             )
-    bad = [str(k) for k, v in state["model"].items() if not (isinstance(k, str) and torch.is_tensor(v))]
+    bad = [
+        str(k) for k, v in state["model"].items() if not (isinstance(k, str) and torch.is_tensor(v))
+    ]
     if bad:
         raise CheckpointError(
             f"{path} is damaged: its weights hold entries that are not named tensors "
             f"({', '.join(bad[:5])}). Save or train the model again."
         )
+    for key in ("model_config", "tokenizer"):
+        if not _plain(state.get(key)):
+            raise CheckpointError(
+                f"{path} is damaged: its {key!r} holds something other than plain data (numbers, "
+                "strings, lists, dicts). Save or train the model again."
+            )
     return state
 
 
@@ -299,8 +326,9 @@ def _check_finite(weights: dict[str, torch.Tensor], source: str) -> None:
         )
 
 
-def _check_fit(model: nn.Module, weights: dict[str, torch.Tensor], state: dict[str, Any],
-               source: str) -> None:
+def _check_fit(
+    model: nn.Module, weights: dict[str, torch.Tensor], state: dict[str, Any], source: str
+) -> None:
     """Raise :class:`CheckpointMismatchError` unless ``weights`` has exactly the model's names
     and shapes."""
     own = model.state_dict()
@@ -364,7 +392,7 @@ def model_config(state: dict[str, Any], path: str | Path) -> GPTConfig:
         )
     try:
         return GPTConfig(**config)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RuntimeError, OverflowError) as e:
         raise CheckpointError(
             f"{path} holds a model config this version of gptbook cannot build ({e}). "
             "Train the model again with this version."

@@ -410,7 +410,8 @@ class Run:
     tokenizer_saved: bool = False
 
     def checkpoint_is_new(self) -> bool:
-        return self.paths.checkpoint.exists() and _stamp(self.paths.checkpoint) != self.checkpoint_before
+        now = _stamp(self.paths.checkpoint)
+        return now is not None and now != self.checkpoint_before
 
     def save_tokenizer_copy(self) -> None:
         """Write tokenizer.json once this run's checkpoint exists (never before: the old run's
@@ -486,7 +487,8 @@ def run_training(run: Run, cfg: TrainConfig, resume_state: dict[str, Any] | None
                      "bits_per_byte": full_val["bits_per_byte"], "tokens": full_val["tokens"],
                      "weights": preset.weights_dtype or "float32"},
         "file_bytes": paths.out.stat().st_size,
-        "note": "Timings depend on the machine and on what else runs on it (the CPU may be shared).",
+        "note": "Timings depend on the machine and on what else runs on it "
+        "(the CPU may be shared).",
     }
     if preset.check_words:
         record["words_in_corpus"] = words_check(shipped, tokenizer, log)

@@ -30,7 +30,9 @@ def _mps_available() -> bool:
 
 def available_devices() -> list[str]:
     """The devices this machine can use, by name: ``cuda:0``, ``cuda:1``, ..., ``mps``, ``cpu``."""
-    names = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    names = (
+        [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    )
     if _mps_available():
         names.append("mps")
     return [*names, "cpu"]
@@ -63,12 +65,12 @@ def check_device(choice: str | torch.device, source: str = "the device") -> torc
         return dev
     if dev.type == "mps":
         if not _mps_available():
-            raise DeviceError(f"{source} is {choice!r}, but this machine has no Apple GPU (MPS). "
-                              f"Available: {have}.")
+            raise DeviceError(
+                f"{source} is {choice!r}, but this machine has no Apple GPU (MPS). "
+                f"Available: {have}."
+            )
         return dev
-    raise DeviceError(
-        f"{source} is {choice!r}, which gptbook does not run on. Use one of: {have}."
-    )
+    raise DeviceError(f"{source} is {choice!r}, which gptbook does not run on. Use one of: {have}.")
 
 
 def device(prefer: str | torch.device | None = None) -> torch.device:

@@ -37,7 +37,10 @@ class BaseModelError(FileNotFoundError):
 
 
 def _rebuild_hint() -> str:
-    return f"Rebuild it with `{MAKE_COMMAND}` (which runs `{TRAIN_COMMAND}`; about an hour on a laptop CPU)."
+    return (
+        f"Rebuild it with `{MAKE_COMMAND}` (which runs `{TRAIN_COMMAND}`; about an hour on a "
+        "laptop CPU)."
+    )
 
 
 def load_base_model(device: str | torch.device | None = None, path: str | Path | None = None):
@@ -52,7 +55,8 @@ def load_base_model(device: str | torch.device | None = None, path: str | Path |
         model, tokenizer = load_model(path, device=device)
     except CheckpointError as e:
         raise BaseModelError(
-            f"The base model file {path} cannot be loaded by this version of gptbook: {e}\n" + _rebuild_hint()
+            f"The base model file {path} cannot be loaded by this version of gptbook: {e}\n"
+            + _rebuild_hint()
         ) from e
     if tokenizer is None:
         raise BaseModelError(f"The base model file {path} holds no tokenizer. " + _rebuild_hint())
@@ -108,14 +112,25 @@ def words_in_corpus(sample: str, corpus: str | Iterable[str]) -> WordCheck:
     if not ws:
         raise ValueError("The sample contains no words to check.")
     unknown = [w for w in ws if w not in vocab]
-    return WordCheck(fraction=1 - len(unknown) / len(ws), n_words=len(ws), n_known=len(ws) - len(unknown), unknown=unknown)
+    return WordCheck(
+        fraction=1 - len(unknown) / len(ws),
+        n_words=len(ws),
+        n_known=len(ws) - len(unknown),
+        unknown=unknown,
+    )
 
 
 def sample_text(
-    model, tokenizer, n_chars: int = 2000, temperature: float = 0.8, seed: int = 0, prompt: str = "\n",
-    top_k: int | None = None, top_p: float | None = None,
+    model,
+    tokenizer,
+    n_chars: int = 2000,
+    temperature: float = 0.8,
+    seed: int = 0,
+    prompt: str = "\n",
+    top_k: int | None = None,
+    top_p: float | None = None,
 ) -> str:
-    """Sample at least ``n_chars`` characters after ``prompt`` and return exactly the first ``n_chars``
+    """Sample at least ``n_chars`` characters after ``prompt``; return exactly the first ``n_chars``
     new characters (seeded, so the same call gives the same text on the same machine)."""
     if n_chars < 1:
         raise ValueError(f"n_chars must be at least 1, got {n_chars}.")
@@ -127,7 +142,14 @@ def sample_text(
     idx = torch.tensor([prompt_ids], dtype=torch.long, device=dev)
     text = ""
     while len(text) < n_chars:
-        idx = generate(model, idx, max_new_tokens=64, temperature=temperature, top_k=top_k, top_p=top_p,
-                       generator=generator)
-        text = tokenizer.decode(idx[0, len(prompt_ids):].tolist())
+        idx = generate(
+            model,
+            idx,
+            max_new_tokens=64,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            generator=generator,
+        )
+        text = tokenizer.decode(idx[0, len(prompt_ids) :].tolist())
     return text[:n_chars]

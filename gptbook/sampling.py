@@ -47,7 +47,9 @@ class NonFiniteLogitsError(ValueError):
     """The model produced NaN or infinite logits: its weights are almost certainly corrupt."""
 
 
-def check_settings(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None) -> None:
+def check_settings(
+    temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> None:
     """Raise :class:`SamplingSettingError` for a temperature, ``top_k`` or ``top_p`` out of range
     (for checking a user's choices before loading a model)."""
     _check_temperature(temperature)
@@ -76,20 +78,25 @@ def check_logits(logits: Tensor) -> None:
 
 def _check_top_k(top_k: int | None) -> None:
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
-        raise SamplingSettingError(f"top_k must be an integer >= 1 (or None to keep every token), got {top_k!r}.")
+        raise SamplingSettingError(
+            f"top_k must be an integer >= 1 (or None to keep every token), got {top_k!r}."
+        )
 
 
 def _check_top_p(top_p: float | None) -> None:
     is_number = isinstance(top_p, numbers.Real) and not isinstance(top_p, bool)
     if top_p is not None and (not is_number or not 0 < top_p <= 1):
-        raise SamplingSettingError(f"top_p must be in (0, 1] (or None to keep every token), got {top_p!r}.")
+        raise SamplingSettingError(
+            f"top_p must be in (0, 1] (or None to keep every token), got {top_p!r}."
+        )
 
 
 def _check_prompt(model: GPT, idx: Tensor) -> None:
     if not isinstance(idx, Tensor) or idx.dim() != 2 or idx.size(1) == 0:
         shape = tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__
         raise SamplingSettingError(
-            f"the prompt must be a LongTensor of shape (batch, time) with at least one token, got {shape}; "
+            "the prompt must be a LongTensor of shape (batch, time) with at least one token, got "
+            f"{shape}; "
             "for one sequence use torch.tensor([ids])."
         )
 
@@ -115,7 +122,9 @@ def scale_logits(logits: Tensor, temperature: float) -> Tensor:
     """
     _check_temperature(temperature)
     if temperature == 0:
-        raise SamplingSettingError("scale_logits needs a temperature > 0; temperature 0 is the argmax.")
+        raise SamplingSettingError(
+            "scale_logits needs a temperature > 0; temperature 0 is the argmax."
+        )
     x = logits if logits.is_floating_point() else logits.float()
     scaled = x / temperature
     if not torch.isfinite(scaled).all():
@@ -139,7 +148,7 @@ def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
 
 @torch.no_grad()
 def next_token_probs(model: GPT, idx: Tensor, temperature: float = 1.0) -> Tensor:
-    """Probabilities of the next token after each row of ``idx`` ``(B, T)``: shape ``(B, vocab_size)``.
+    """Probabilities of the next token after each row of ``idx`` ``(B, T)``: ``(B, vocab_size)``.
 
     A prompt longer than the context is cropped to its last ``context`` tokens.
     """
@@ -190,11 +199,17 @@ def sample_next(
     token raises :class:`NonFiniteLogitsError`.
     """
     _check_temperature(temperature)
-    if torch.isnan(logits).any() or torch.isposinf(logits).any() or torch.isneginf(logits).all(-1).any():
+    if (
+        torch.isnan(logits).any()
+        or torch.isposinf(logits).any()
+        or torch.isneginf(logits).all(-1).any()
+    ):
         check_logits(logits)
     if temperature == 0:
         return logits.argmax(-1, keepdim=True)
-    probs = torch.softmax(filter_logits(scale_logits(logits.float(), temperature), top_k, top_p), dim=-1)
+    probs = torch.softmax(
+        filter_logits(scale_logits(logits.float(), temperature), top_k, top_p), dim=-1
+    )
     if generator is not None and generator.device != probs.device:
         return torch.multinomial(probs.cpu(), 1, generator=generator).to(probs.device)
     return torch.multinomial(probs, 1, generator=generator)
@@ -205,7 +220,9 @@ def sample_next(
 # ---------------------------------------------------------------------------------------------
 
 
-def _next_logits(model: GPT, idx: Tensor, cache: KVCache | None, use_cache: bool) -> tuple[Tensor, KVCache | None]:
+def _next_logits(
+    model: GPT, idx: Tensor, cache: KVCache | None, use_cache: bool
+) -> tuple[Tensor, KVCache | None]:
     """Logits for the token after ``idx`` (shape ``(B, V)``), reusing ``cache`` when it can.
 
     The cache, when given, holds every token of ``idx`` but the last one, at positions 0, 1, ...
@@ -242,8 +259,14 @@ def generate_tokens(
     """
     check_settings(temperature, top_k, top_p)
     _check_prompt(model, idx)
-    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
-        raise SamplingSettingError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}.")
+    if (
+        not isinstance(max_new_tokens, int)
+        or isinstance(max_new_tokens, bool)
+        or max_new_tokens < 0
+    ):
+        raise SamplingSettingError(
+            f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}."
+        )
     return _tokens(model, idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator)
 
 
@@ -280,8 +303,9 @@ def generate(
     (no dropout) while generating and restored afterwards. Pass a seeded ``generator`` for
     repeatable samples. NaN or infinite logits raise :class:`NonFiniteLogitsError`.
     """
-    new = list(generate_tokens(model, idx, max_new_tokens, temperature, top_k, top_p, use_cache,
-                               generator))
+    new = list(
+        generate_tokens(model, idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator)
+    )
     return torch.cat([idx, *new], dim=1)
 
 
@@ -312,11 +336,16 @@ def beam_search(
     """
     _check_prompt(model, idx)
     if idx.size(0) != 1:
-        raise SamplingSettingError(f"beam_search continues one prompt at a time; got a batch of {idx.size(0)}. Pass idx[:1].")
+        raise SamplingSettingError(
+            f"beam_search continues one prompt at a time; got a batch of {idx.size(0)}. "
+            "Pass idx[:1]."
+        )
     if not isinstance(beam_width, int) or beam_width < 1:
         raise SamplingSettingError(f"beam_width must be an integer >= 1, got {beam_width!r}.")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise SamplingSettingError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}.")
+        raise SamplingSettingError(
+            f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}."
+        )
     was_training = model.training
     model.eval()
     try:
@@ -336,7 +365,7 @@ def beam_search(
                 cache.reorder(parent)
     finally:
         model.train(was_training)
-    new = beams[:, idx.size(1):].tolist()
+    new = beams[:, idx.size(1) :].tolist()
     return [
         Beam(tokens=t, log_prob=float(s), perplexity=math.exp(-float(s) / max_new_tokens))
         for t, s in zip(new, scores.tolist())

@@ -36,13 +36,17 @@ def test_round_trip_with_optimizer_tokenizer_and_extra(tmp_path):
     opt.step()
     tok = CharTokenizer.from_text("to be or not")
     path = tmp_path / "ck.pt"
-    save_checkpoint(path, model, opt, step=7, extra={"note": "hi", "history": [{"loss": 1.5}]}, tokenizer=tok)
+    save_checkpoint(
+        path, model, opt, step=7, extra={"note": "hi", "history": [{"loss": 1.5}]}, tokenizer=tok
+    )
     state = load_checkpoint(path)
     assert state["step"] == 7 and state["extra"]["history"] == [{"loss": 1.5}]
     assert state["model_config"]["d_model"] == 16
     opt2 = torch.optim.AdamW(gpt(seed=1).parameters(), lr=1e-3)
     opt2.load_state_dict(state["optimizer"])
-    assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+    assert torch.equal(
+        opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"]
+    )
 
     loaded, tok2 = load_model(path, device="cpu")
     assert not loaded.training
@@ -84,7 +88,9 @@ def test_a_crash_during_a_write_leaves_the_previous_checkpoint_intact(tmp_path, 
     def crashing_save(obj, f, *args, **kwargs):
         real_save(obj, f, *args, **kwargs)
         f.truncate(f.tell() // 2)  # half the bytes are on disk ...
-        raise KeyboardInterrupt("simulated crash in the middle of the write")  # ... then the process dies
+        raise KeyboardInterrupt(
+            "simulated crash in the middle of the write"
+        )  # ... then the process dies
 
     monkeypatch.setattr(ck.torch, "save", crashing_save)
     with pytest.raises(KeyboardInterrupt):
@@ -131,7 +137,9 @@ def test_corrupt_and_truncated_files_give_a_clear_error(tmp_path):
     empty = tmp_path / "empty.pt"
     empty.write_bytes(b"")
     for bad in (truncated, garbage, empty):
-        with pytest.raises(CheckpointError, match=r"not a readable checkpoint: it may be truncated or corrupt"):
+        with pytest.raises(
+            CheckpointError, match=r"not a readable checkpoint: it may be truncated or corrupt"
+        ):
             load_checkpoint(bad)
 
 
@@ -167,9 +175,13 @@ def test_weights_for_another_config_name_the_shapes_that_differ(tmp_path):
     assert "transformer.h.0.attn.c_attn.weight: checkpoint (48, 16) vs model (96, 32)" in msg
     assert "another config" in msg
 
-    with pytest.raises(CheckpointMismatchError, match=r"in the checkpoint but not the model: transformer\.h\.1\."):
+    with pytest.raises(
+        CheckpointMismatchError, match=r"in the checkpoint but not the model: transformer\.h\.1\."
+    ):
         load_weights(gpt(n_layer=1), state)
-    with pytest.raises(CheckpointMismatchError, match=r"missing from the checkpoint: transformer\.h\.2\."):
+    with pytest.raises(
+        CheckpointMismatchError, match=r"missing from the checkpoint: transformer\.h\.2\."
+    ):
         load_weights(gpt(n_layer=3), state)
 
 

@@ -46,8 +46,11 @@ def test_sigkill_at_a_random_moment_never_leaves_a_broken_checkpoint(tmp_path):
     first = 0
     for kill in range(3):
         log = tmp_path / f"writer{kill}.txt"
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(first)],
-                                stdout=log.open("w"), env={**os.environ, "OMP_NUM_THREADS": "1"})
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), str(first)],
+            stdout=log.open("w"),
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
         deadline = time.monotonic() + 120
         while not log.read_text().strip():  # the first checkpoint of this writer is on disk
             assert proc.poll() is None and time.monotonic() < deadline

@@ -22,7 +22,20 @@ def trained(tmp_path_factory):
     """One tiny run shared by the tests: (run dir, model file)."""
     tmp = tmp_path_factory.mktemp("cli")
     run, out = tmp / "run", tmp / "model.pt"
-    code = main(["train", "--preset", "tiny", "--run-dir", str(run), "--out", str(out), "--quiet", "--device", "cpu"])
+    code = main(
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--run-dir",
+            str(run),
+            "--out",
+            str(out),
+            "--quiet",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     return run, out
 
@@ -45,13 +58,49 @@ def test_train_writes_model_checkpoint_tokenizer_and_record(trained):
 
 def test_generate_continues_the_prompt(trained, capsys):
     _, out = trained
-    code = main(["generate", "--checkpoint", str(out), "--prompt", "ROMEO:", "--tokens", "30",
-                 "--temperature", "0.8", "--top-k", "10", "--seed", "3", "--device", "cpu"])
+    code = main(
+        [
+            "generate",
+            "--checkpoint",
+            str(out),
+            "--prompt",
+            "ROMEO:",
+            "--tokens",
+            "30",
+            "--temperature",
+            "0.8",
+            "--top-k",
+            "10",
+            "--seed",
+            "3",
+            "--device",
+            "cpu",
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 0
-    assert text.startswith("ROMEO:") and len(text.rstrip("\n")) == len("ROMEO:") + 30  # one char per token
-    main(["generate", "--checkpoint", str(out), "--prompt", "ROMEO:", "--tokens", "30", "--temperature", "0.8",
-          "--top-k", "10", "--seed", "3", "--device", "cpu"])
+    assert (
+        text.startswith("ROMEO:") and len(text.rstrip("\n")) == len("ROMEO:") + 30
+    )  # one char per token
+    main(
+        [
+            "generate",
+            "--checkpoint",
+            str(out),
+            "--prompt",
+            "ROMEO:",
+            "--tokens",
+            "30",
+            "--temperature",
+            "0.8",
+            "--top-k",
+            "10",
+            "--seed",
+            "3",
+            "--device",
+            "cpu",
+        ]
+    )
     assert capsys.readouterr().out == text  # same seed, same text
 
 
@@ -91,16 +140,30 @@ def test_train_bad_input_gives_clear_errors(trained, tmp_path, capsys):
     run, _ = trained
     assert main(["train", "--preset", "huge"]) == 2
     assert "unknown preset 'huge'" in capsys.readouterr().err
-    assert main(["train", "--preset", "tiny", "--run-dir", str(tmp_path / "fresh"), "--resume"]) == 2
+    assert (
+        main(["train", "--preset", "tiny", "--run-dir", str(tmp_path / "fresh"), "--resume"]) == 2
+    )
     assert "--resume: there is no checkpoint" in capsys.readouterr().err
-    assert main(["train", "--preset", "tiny", "--run-dir", str(tmp_path / "t"), "--threads", "0"]) == 2
+    assert (
+        main(["train", "--preset", "tiny", "--run-dir", str(tmp_path / "t"), "--threads", "0"]) == 2
+    )
     assert "--threads must be at least 1" in capsys.readouterr().err
 
 
 def test_a_fresh_run_over_an_earlier_one_needs_overwrite(tmp_path, capsys):
     run = tmp_path / "run"
-    args = ["train", "--preset", "tiny", "--run-dir", str(run), "--device", "cpu",
-            "--max-iters", "4", "--quiet"]
+    args = [
+        "train",
+        "--preset",
+        "tiny",
+        "--run-dir",
+        str(run),
+        "--device",
+        "cpu",
+        "--max-iters",
+        "4",
+        "--quiet",
+    ]
     assert main([*args, "--max-iters", "8", "--out", str(tmp_path / "a.pt")]) == 0
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     assert main([*args, "--out", str(tmp_path / "b.pt")]) == 2  # refused: nothing deleted
@@ -127,11 +190,15 @@ def test_resume_on_the_command_line_continues_the_run(tmp_path):
 def test_python_dash_m_gptbook_runs(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "gptbook", "generate", "--checkpoint", str(tmp_path / "missing.pt")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2
     assert "error: No checkpoint at" in result.stderr
-    usage = subprocess.run([sys.executable, "-m", "gptbook"], capture_output=True, text=True, timeout=300)
+    usage = subprocess.run(
+        [sys.executable, "-m", "gptbook"], capture_output=True, text=True, timeout=300
+    )
     assert usage.returncode == 2 and "train" in usage.stderr and "generate" in usage.stderr
 
 
@@ -141,8 +208,21 @@ def test_python_dash_m_gptbook_runs(tmp_path):
 
 
 def tiny(run, out, *extra) -> list[str]:
-    return ["train", "--preset", "tiny", "--run-dir", str(run), "--out", str(out), "--device",
-            "cpu", "--max-iters", "4", "--quiet", *extra]
+    return [
+        "train",
+        "--preset",
+        "tiny",
+        "--run-dir",
+        str(run),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--max-iters",
+        "4",
+        "--quiet",
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -220,7 +300,10 @@ def test_an_os_error_during_the_run_is_one_line(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(cli, "save_checkpoint", disk_full)
     assert main(tiny(tmp_path / "run", tmp_path / "m.pt")) == 2
-    assert capsys.readouterr().err == f"error: cannot use {tmp_path / 'm.pt'}: No space left on device.\n"
+    assert (
+        capsys.readouterr().err
+        == f"error: cannot use {tmp_path / 'm.pt'}: No space left on device.\n"
+    )
 
 
 def test_a_bug_is_not_hidden_as_bad_input(tmp_path, monkeypatch):

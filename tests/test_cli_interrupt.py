@@ -31,16 +31,28 @@ def default_sigint() -> None:
 
 
 def gptbook(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gptbook", *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "gptbook", *args],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def start(args: list[str], cwd: Path) -> tuple[subprocess.Popen, Path, Path]:
-    """Start ``python -m gptbook ARGS`` with its output going to files (a full pipe would block it)."""
+    """Start ``python -m gptbook ARGS``, output to files (a full pipe would block it)."""
     out, err = cwd / "stdout.txt", cwd / "stderr.txt"
-    proc = subprocess.Popen([sys.executable, "-m", "gptbook", *args], cwd=cwd, env=ENV,
-                            stdout=out.open("w"), stderr=err.open("w"), text=True,
-                            preexec_fn=default_sigint)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gptbook", *args],
+        cwd=cwd,
+        env=ENV,
+        stdout=out.open("w"),
+        stderr=err.open("w"),
+        text=True,
+        preexec_fn=default_sigint,
+    )
     return proc, out, err
 
 
@@ -63,8 +75,12 @@ def test_ctrl_c_during_train_saves_and_the_printed_command_resumes_exactly(tmp_p
     seed = random.randrange(2**32)
     delay = random.Random(seed).uniform(0.0, 2.0)
     why = f"(SIGINT {delay:.2f} s after step 20; random seed {seed})"
-    assert gptbook([*TRAIN, "--run-dir", "straight", "--out", "straight.pt", "--quiet"],
-                   tmp_path).returncode == 0
+    assert (
+        gptbook(
+            [*TRAIN, "--run-dir", "straight", "--out", "straight.pt", "--quiet"], tmp_path
+        ).returncode
+        == 0
+    )
 
     proc, out, err = start([*TRAIN, "--run-dir", "run", "--out", "run.pt"], tmp_path)
     wait_for(out, "step 20: ", proc)
@@ -96,11 +112,16 @@ def test_ctrl_c_of_an_overwrite_run_never_loses_the_earlier_run(tmp_path):
     seed = random.randrange(2**32)
     delay = random.Random(seed).uniform(0.0, 5.0)
     why = f"(SIGINT {delay:.2f} s after the data was read; random seed {seed})"
-    assert gptbook([*TRAIN, "--max-iters", "20", "--run-dir", "run", "--out", "a.pt", "--quiet"],
-                   tmp_path).returncode == 0
+    assert (
+        gptbook(
+            [*TRAIN, "--max-iters", "20", "--run-dir", "run", "--out", "a.pt", "--quiet"], tmp_path
+        ).returncode
+        == 0
+    )
     old = (tmp_path / "run" / "checkpoint.pt").read_bytes()
-    proc, out, err = start([*TRAIN, "--seed", "7", "--run-dir", "run", "--out", "b.pt",
-                            "--overwrite"], tmp_path)
+    proc, out, err = start(
+        [*TRAIN, "--seed", "7", "--run-dir", "run", "--out", "b.pt", "--overwrite"], tmp_path
+    )
     wait_for(out, "data: ", proc)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
@@ -112,15 +133,31 @@ def test_ctrl_c_of_an_overwrite_run_never_loses_the_earlier_run(tmp_path):
         assert code == 130 and "the earlier run in run is unchanged" in stderr, why + stderr
     else:
         assert state["extra"]["train_config"]["seed"] == 7, why  # the new run's own
-        tokenizer = (tmp_path / "run" / "tokenizer.json")
+        tokenizer = tmp_path / "run" / "tokenizer.json"
         assert tokenizer.exists(), why
 
 
 def test_ctrl_c_stops_generate_and_keeps_the_text(tmp_path):
-    assert gptbook([*TRAIN, "--max-iters", "20", "--run-dir", "run", "--out", "m.pt", "--quiet"],
-                   tmp_path).returncode == 0
-    proc, out, err = start(["generate", "--checkpoint", "m.pt", "--device", "cpu", "--prompt",
-                            "ROMEO:", "--tokens", "100000"], tmp_path)
+    assert (
+        gptbook(
+            [*TRAIN, "--max-iters", "20", "--run-dir", "run", "--out", "m.pt", "--quiet"], tmp_path
+        ).returncode
+        == 0
+    )
+    proc, out, err = start(
+        [
+            "generate",
+            "--checkpoint",
+            "m.pt",
+            "--device",
+            "cpu",
+            "--prompt",
+            "ROMEO:",
+            "--tokens",
+            "100000",
+        ],
+        tmp_path,
+    )
     wait_for(out, "ROMEO:", proc)  # the text streams: it is printed before the end
     deadline = time.monotonic() + 60
     while len(out.read_text()) < 50 and time.monotonic() < deadline:

@@ -23,8 +23,18 @@ from gptbook.tokenizers import BPETokenizer, CharTokenizer
 
 
 def test_words_and_the_word_check():
-    assert words("O'er the hills, Romeo's love -- 'tis 3 days.") == ["o'er", "the", "hills", "romeo's", "love", "tis", "days"]
-    check = words_in_corpus("the king is dead, long live the qing.", "The King is dead. Long live the King!")
+    assert words("O'er the hills, Romeo's love -- 'tis 3 days.") == [
+        "o'er",
+        "the",
+        "hills",
+        "romeo's",
+        "love",
+        "tis",
+        "days",
+    ]
+    check = words_in_corpus(
+        "the king is dead, long live the qing.", "The King is dead. Long live the King!"
+    )
     assert check.n_words == 8 and check.n_known == 7 and check.unknown == ["qing"]
     assert check.fraction == pytest.approx(7 / 8)
     # a sample cut inside its last word does not count that word

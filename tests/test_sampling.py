@@ -48,7 +48,9 @@ def test_small_temperature_equals_greedy(model):
     prompt = torch.tensor([[1, 2, 3]])
     g = greedy(model, prompt, 15)
     for seed in range(3):
-        s = generate(model, prompt, 15, temperature=1e-4, generator=torch.Generator().manual_seed(seed))
+        s = generate(
+            model, prompt, 15, temperature=1e-4, generator=torch.Generator().manual_seed(seed)
+        )
         assert torch.equal(s, g)
     assert torch.equal(generate(model, prompt, 15, temperature=0), g)
     # greedy is the argmax at each step, checked one step at a time
@@ -70,7 +72,9 @@ def test_top_k_keeps_exactly_the_k_largest():
 
 def test_top_p_keeps_the_smallest_set_reaching_p():
     logits = torch.log(torch.tensor([0.5, 0.05, 0.3, 0.15]))
-    kept = lambda p: set(torch.isfinite(filter_logits(logits, top_p=p)).nonzero().flatten().tolist())
+    kept = lambda p: set(
+        torch.isfinite(filter_logits(logits, top_p=p)).nonzero().flatten().tolist()
+    )
     assert kept(0.5) == {0}
     assert kept(0.6) == {0, 2}
     assert kept(0.8) == {0, 2}
@@ -96,20 +100,30 @@ def test_sampling_never_leaves_the_allowed_set(top_k, top_p):
 def test_generate_with_top_k_and_top_p_stays_in_the_set(model):
     prompt = torch.arange(3 * 16).reshape(16, 3) % 37  # 16 different prompts at once
     for seed in range(3):
-        out = generate(model, prompt, 8, top_k=2, top_p=0.9, generator=torch.Generator().manual_seed(seed))
-        logits, _ = model(out[:, :-1])  # 11 tokens: within the context, so one pass checks every step
+        out = generate(
+            model, prompt, 8, top_k=2, top_p=0.9, generator=torch.Generator().manual_seed(seed)
+        )
+        logits, _ = model(
+            out[:, :-1]
+        )  # 11 tokens: within the context, so one pass checks every step
         allowed = torch.isfinite(filter_logits(logits[:, 2:], top_k=2, top_p=0.9))
         assert allowed.gather(2, out[:, 3:, None]).all()
 
 
-@pytest.mark.parametrize("temperature,top_k,top_p", [(0.0, None, None), (1.0, None, None), (0.8, 10, 0.95)])
+@pytest.mark.parametrize(
+    "temperature,top_k,top_p", [(0.0, None, None), (1.0, None, None), (0.8, 10, 0.95)]
+)
 def test_cached_generation_equals_uncached_past_the_context(model, temperature, top_k, top_p):
     prompt = torch.tensor([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]])
     n = 2 * CFG.context + 3  # well past the context of 12
     for seed in range(2):
         kw = dict(temperature=temperature, top_k=top_k, top_p=top_p)
-        a = generate(model, prompt, n, use_cache=True, generator=torch.Generator().manual_seed(seed), **kw)
-        b = generate(model, prompt, n, use_cache=False, generator=torch.Generator().manual_seed(seed), **kw)
+        a = generate(
+            model, prompt, n, use_cache=True, generator=torch.Generator().manual_seed(seed), **kw
+        )
+        b = generate(
+            model, prompt, n, use_cache=False, generator=torch.Generator().manual_seed(seed), **kw
+        )
         assert a.shape == (2, 5 + n)
         assert torch.equal(a, b)
 
@@ -148,7 +162,10 @@ def test_beam_search_scores_are_true_log_probs_and_ranked(model):
         assert abs(b.log_prob - _log_prob(model, prompt, b.tokens)) < 1e-3
         assert abs(b.perplexity - math.exp(-b.log_prob / 4)) < 1e-9
     # beam width 1 is greedy; a wide beam is never worse than greedy
-    assert beam_search(model, prompt, 4, beam_width=1)[0].tokens == greedy(model, prompt, 4)[0, 3:].tolist()
+    assert (
+        beam_search(model, prompt, 4, beam_width=1)[0].tokens
+        == greedy(model, prompt, 4)[0, 3:].tolist()
+    )
     g = _log_prob(model, prompt, greedy(model, prompt, 4)[0, 3:].tolist())
     assert beams[0].log_prob >= g - 1e-4
 
@@ -161,9 +178,13 @@ def test_beam_search_finds_the_best_of_all_short_sequences():
     prompt = torch.tensor([[0]])
     seqs = torch.tensor(list(itertools.product(range(6), repeat=3)))  # all 216 continuations
     full = torch.cat([prompt.expand(len(seqs), 1), seqs], dim=1)
-    log_probs = torch.log_softmax(small(full)[0][:, :-1], dim=-1).gather(2, seqs[:, :, None]).sum((1, 2))
+    log_probs = (
+        torch.log_softmax(small(full)[0][:, :-1], dim=-1).gather(2, seqs[:, :, None]).sum((1, 2))
+    )
     best = seqs[log_probs.argmax()].tolist()
-    top = beam_search(small, prompt, 3, beam_width=36)[0]  # wide enough to be exhaustive for 3 steps
+    top = beam_search(small, prompt, 3, beam_width=36)[
+        0
+    ]  # wide enough to be exhaustive for 3 steps
     assert top.tokens == best
     assert abs(top.log_prob - log_probs.max().item()) < 1e-4
 
@@ -205,7 +226,9 @@ def test_bad_inputs_raise_clear_errors(model):
 @pytest.mark.parametrize("temperature", [1e-30, 1e-38, 1e-40, 1e-45, 5e-324])
 def test_tiny_temperatures_are_greedy_not_nan(model, temperature):
     prompt = torch.tensor([[1, 2, 3]])
-    out = generate(model, prompt, 10, temperature=temperature, generator=torch.Generator().manual_seed(0))
+    out = generate(
+        model, prompt, 10, temperature=temperature, generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(out, greedy(model, prompt, 10))
     probs = next_token_probs(model, prompt, temperature=temperature)
     assert torch.isfinite(probs).all() and probs.max() == 1.0
@@ -221,7 +244,9 @@ def test_ordinary_temperatures_divide_exactly_as_before():
     assert torch.equal(apply_temperature(logits, 0.8), torch.softmax(logits / 0.8, -1))
 
 
-@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan"), -1e-9, "0.5", True, None])
+@pytest.mark.parametrize(
+    "bad", [float("inf"), float("-inf"), float("nan"), -1e-9, "0.5", True, None]
+)
 def test_bad_temperatures_are_setting_errors(model, bad):
     with pytest.raises(SamplingSettingError, match="temperature must be a finite number >= 0"):
         generate(model, torch.tensor([[1]]), 2, temperature=bad)
@@ -265,7 +290,9 @@ def test_generate_tokens_streams_the_same_tokens_as_generate(model):
     prompt = torch.tensor([[4, 5]])
     kw = dict(temperature=0.9, top_k=8)
     whole = generate(model, prompt, 20, generator=torch.Generator().manual_seed(1), **kw)
-    steps = list(generate_tokens(model, prompt, 20, generator=torch.Generator().manual_seed(1), **kw))
+    steps = list(
+        generate_tokens(model, prompt, 20, generator=torch.Generator().manual_seed(1), **kw)
+    )
     assert all(t.shape == (1, 1) for t in steps)
     assert torch.equal(torch.cat([prompt, *steps], dim=1), whole)
 
