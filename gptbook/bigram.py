@@ -52,7 +52,7 @@ class CountingBigram(nn.Module):
         super().__init__()
         if smoothing < 0:
             raise ValueError(f"smoothing must be >= 0, got {smoothing}")
-        counts = counts.to(torch.float64) + smoothing
+        counts = counts.cpu().to(torch.float64) + smoothing  # float64 on the CPU: MPS has none
         probs = counts / counts.sum(dim=1, keepdim=True).clamp_min(1e-300)
         self.smoothing = smoothing
         self.register_buffer("probs", probs.to(torch.float32))
@@ -210,6 +210,6 @@ def sample(
     model.eval()
     for _ in range(max_new_tokens):
         x = torch.tensor([out[-context:]], device=device)
-        probs = torch.softmax(model(x)[0].float().cpu() / temperature, dim=-1)
+        probs = torch.softmax(model(x)[0].float() / temperature, dim=-1).cpu()  # draw on the CPU
         out.append(int(torch.multinomial(probs, 1, generator=generator)))
     return out

@@ -122,7 +122,7 @@ with torch.no_grad():
     for step in range(8):
         window = loop_idx[:, -cfg.context :]  # the model sees at most `context` tokens
         p = torch.softmax(model(window)[0][:, -1, :].float() / 0.8, dim=-1)  # temperature 0.8
-        nxt = torch.multinomial(p, 1, generator=generator)
+        nxt = torch.multinomial(p.cpu(), 1, generator=generator).to(p.device)  # draw on the CPU
         print(f"turn {step}: sees {window.size(1)} tokens, draws {token_label(tok, nxt.item())!r} "
               f"(probability {p[0, nxt.item()].item():.2f})")
         loop_idx = torch.cat([loop_idx, nxt], dim=1)

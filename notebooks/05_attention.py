@@ -44,8 +44,7 @@ from gptbook.attention import CausalSelfAttention, Head, attend, causal_mask
 from gptbook.device import device, seed_everything
 
 seed_everything(0)
-dev = device()
-print("device:", dev.type)
+dev = device()  # CUDA, then Apple MPS, then the CPU
 
 # %% [markdown]
 # ## 1. A weighted average of the past
@@ -120,7 +119,7 @@ scores = q @ k.transpose(-2, -1) / math.sqrt(d_head)
 # %%
 mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
 masked = scores.masked_fill(~mask, float("-inf"))
-print(masked[0].numpy().round(2))
+print(masked[0].cpu().numpy().round(2))
 
 # %% [markdown]
 # ### Softmax, then the weighted sum
@@ -132,8 +131,8 @@ print(masked[0].numpy().round(2))
 w = torch.softmax(masked, dim=-1)
 out = w @ v
 print("attention weights (rows sum to 1):")
-print(w[0].numpy().round(2))
-print("row sums:", w[0].sum(-1).numpy().round(4))
+print(w[0].cpu().numpy().round(2))
+print("row sums:", w[0].sum(-1).cpu().numpy().round(4))
 print("output shape:", tuple(out.shape))
 
 # %% [markdown]

@@ -49,8 +49,7 @@ from gptbook.device import device, seed_everything
 from gptbook.model import GPT, MLP, Block, GPTConfig, LayerNorm, count_params
 
 seed_everything(0)
-dev = device()
-print("device:", dev.type)
+dev = device()  # CUDA, then Apple MPS, then the CPU
 
 # %% [markdown]
 # ## 1. Layer norm
@@ -81,7 +80,7 @@ print("after:  variance of each token", show(x_hat.var(-1, unbiased=False)[0]))
 # 0). With random values for both, it gives the same numbers as our formula and as PyTorch's own
 # `nn.LayerNorm`.
 
-# %% tags=["nbval-ignore-output"]
+# %%
 ln = LayerNorm(8)
 with torch.no_grad():
     ln.weight.uniform_(0.5, 1.5)
@@ -90,7 +89,8 @@ by_hand = x_hat * ln.weight + ln.bias
 torch_ln = nn.LayerNorm(8)
 torch_ln.load_state_dict(ln.state_dict())
 diff_ln = max((ln(x) - by_hand).abs().max().item(), (torch_ln(x) - by_hand).abs().max().item())
-print(f"largest difference from the formula: {diff_ln:.1e}")
+assert diff_ln < 1e-5  # the gap is rounding error, different on every CPU: we check a bound
+print("package LayerNorm and nn.LayerNorm equal the formula: largest gap below 1e-5")
 
 # %% [markdown]
 # ## 2. GELU
@@ -108,7 +108,8 @@ z = torch.linspace(-4, 4, 401)
 gelu_exact = z * 0.5 * (1 + torch.erf(z / math.sqrt(2)))  # x * Phi(x)
 gelu_tanh = 0.5 * z * (1 + torch.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)))
 print(f"exact vs tanh approximation: largest gap {(gelu_exact - gelu_tanh).abs().max().item():.1e}")
-print(f"tanh formula vs F.gelu(approximate='tanh'): {(gelu_tanh - F.gelu(z, approximate='tanh')).abs().max().item():.1e}")
+assert (gelu_tanh - F.gelu(z, approximate="tanh")).abs().max() < 1e-6
+print("tanh formula vs F.gelu(approximate='tanh'): equal, largest gap below 1e-6 (rounding)")
 print(f"smallest GELU value: {gelu_exact.min().item():.3f} at x = {z[gelu_exact.argmin()].item():.2f}")
 
 # %%
@@ -130,7 +131,7 @@ plt.show()
 #
 # By hand with the package MLP's own weights, then the package's `MLP`:
 
-# %% tags=["nbval-ignore-output"]
+# %%
 cfg = GPTConfig(vocab_size=65, context=32, n_layer=4, n_head=4, d_model=64)
 mlp = MLP(cfg)
 x = torch.randn(2, 5, 64)
@@ -138,7 +139,8 @@ hidden = x @ mlp.c_fc.weight.T + mlp.c_fc.bias  # 64 -> 256
 print("hidden width:", hidden.shape[-1], "=", hidden.shape[-1] // 64, "x the model width")
 mlp_by_hand = F.gelu(hidden, approximate="tanh") @ mlp.c_proj.weight.T + mlp.c_proj.bias  # 256 -> 64
 diff_mlp = (mlp(x) - mlp_by_hand).abs().max().item()
-print(f"package MLP vs by hand: {diff_mlp:.1e}")
+assert diff_mlp < 1e-5
+print("package MLP vs by hand: equal, largest gap below 1e-5")
 # each token on its own: changing token 4 does not change the output for token 0
 x2 = x.clone()
 x2[:, 4] += 1
@@ -196,7 +198,7 @@ print(f"gradient at the input, residual stack: {grad_residual:.1e}")
 # residual stream itself untouched and trains more easily in deep stacks. We compute a block by hand
 # from its parts and compare with the package's `Block`:
 
-# %% tags=["nbval-ignore-output"]
+# %%
 block = Block(cfg).eval()
 x = torch.randn(2, 7, 64)
 with torch.no_grad():
@@ -205,7 +207,8 @@ with torch.no_grad():
     block_by_hand = h + block.mlp(block.ln_2(h))
     block_out, _ = block(x)
 diff_block = (block_out - block_by_hand).abs().max().item()
-print(f"package Block vs by hand: {diff_block:.1e}")
+assert diff_block < 1e-5
+print("package Block vs by hand: equal, largest gap below 1e-5")
 
 # %% [markdown]
 # ## 6. The whole GPT
@@ -233,7 +236,7 @@ print("lm_head.weight is transformer.wte.weight:", model.lm_head.weight is model
 # %% [markdown]
 # The forward pass by hand, block by block, must give the package's logits:
 
-# %% tags=["nbval-ignore-output"]
+# %%
 idx = torch.randint(0, cfg.vocab_size, (2, 10), device=dev)
 with torch.no_grad():
     t = model.transformer
@@ -243,7 +246,8 @@ with torch.no_grad():
     logits_by_hand = t.ln_f(h) @ t.wte.weight.T  # the unembedding is the embedding, transposed
     logits, _ = model(idx)
 diff_gpt = (logits - logits_by_hand).abs().max().item()
-print("logits shape:", tuple(logits.shape), f"  package vs by hand: {diff_gpt:.1e}")
+assert diff_gpt < 1e-5
+print("logits shape:", tuple(logits.shape), "  package vs by hand: equal, largest gap below 1e-5")
 
 # %% [markdown]
 # GPT-2's initialisation draws weights from a normal distribution with standard deviation 0.02, and
@@ -358,7 +362,7 @@ for key in list(state)[:8]:
 # %% [markdown]
 # Note `c_attn.weight` is (128, 384): inputs first. Our `nn.Linear` holds (384, 128). Load and compare:
 
-# %% tags=["nbval-ignore-output"]
+# %%
 ours_cfg = GPTConfig(vocab_size=1000, context=64, n_layer=3, n_head=4, d_model=128)
 ours = GPT.from_gpt2_state_dict(state, ours_cfg).eval()
 print("our c_attn.weight:", tuple(ours.transformer.h[0].attn.c_attn.weight.shape))
@@ -367,7 +371,8 @@ with torch.no_grad():
     ref_logits = reference(tokens).logits
     our_logits, _ = ours(tokens)
 diff_hf = (our_logits - ref_logits).abs().max().item()
-print(f"largest logit difference from transformers' GPT-2: {diff_hf:.1e} (logits span about "
+assert diff_hf < 1e-5
+print(f"logits equal transformers' GPT-2: largest gap below 1e-5 (logits span about "
       f"{ref_logits.abs().max().item():.1f})")
 print("same next-token choice everywhere:", torch.equal(our_logits.argmax(-1), ref_logits.argmax(-1)))
 

@@ -317,7 +317,8 @@ def generate_by_hand(model, idx, max_new_tokens, temperature, generator):
         window = idx[:, -model.config.context :]  # the model sees at most `context` tokens
         logits = model(window)[0][:, -1, :].float() / temperature
         probs = torch.softmax(logits, dim=-1)
-        next_token = torch.multinomial(probs, 1, generator=generator)
+        # the generator lives on the CPU, so the draw happens there (the same on any device)
+        next_token = torch.multinomial(probs.cpu(), 1, generator=generator).to(idx.device)
         idx = torch.cat([idx, next_token], dim=1)
     return idx
 
