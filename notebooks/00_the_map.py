@@ -172,16 +172,16 @@ generate_widget(model, tok, prompt="Romeo.\n", temperature=0.8, max_new_tokens=6
 # %% [markdown]
 # ## The map of the book
 #
-# | Step | What happens | Code | Chapter |
+# | Step | What happens | Code in `gptbook/` | Chapter |
 # |---|---|---|---|
-# | text → tokens | cut text into known pieces, number them | `gptbook.tokenizers` | 01 Tokens |
-# | tokens → vectors | one-hot, a learned table, positions | `gptbook.bigram`, `gptbook.window`, `gptbook.word2vec` | 02 One-hot and the neural net, 03 Embeddings, 04 Word vectors |
-# | attention | each token gathers from earlier tokens | `gptbook.attention` | 05 Attention |
-# | MLP, residual, layer norm, × N | the decoder block, stacked | `gptbook.model` | 06 The decoder block |
-# | logits → softmax → sample | temperature, greedy, top-k, top-p, beam search, KV cache | `gptbook.sampling` | 07 Softmax, temperature and decoding |
-# | learning the weights | next-token loss, AdamW, checkpoints | `gptbook.train`, `gptbook.checkpoint` | 08 Pretraining |
-# | from text predictor to tool | a classifier head; instruction following | `gptbook.finetune`, `gptbook.instructions` | 09 Classification, 10 Instructions |
-# | from base model to assistant | rewards, preferences, retrieval | — | 11 From base model to assistant |
+# | text → tokens | cut text into known pieces, number them | `tokenizers` | 01 |
+# | tokens → vectors | one-hot, a learned table, positions | `bigram`, `window`, `word2vec` | 02, 03, 04 |
+# | attention | each token gathers from earlier tokens | `attention` | 05 |
+# | MLP, residual, layer norm, × N | the decoder block, stacked | `model` | 06 |
+# | logits → softmax → sample | temperature, top-k, top-p, beam search, KV cache | `sampling` | 07 |
+# | learning the weights | next-token loss, AdamW, checkpoints | `train`, `optim`, `checkpoint` | 08 |
+# | text predictor → tool | a classifier head; instruction following | `classify`, `instruct` | 09, 10 |
+# | from base model to assistant | rewards, preferences, retrieval | — | 11 (to come) |
 #
 # The design is GPT-2's (Radford et al., 2019, *Language Models are Unsupervised Multitask Learners*),
 # built on the transformer decoder (Vaswani et al., 2017, *Attention Is All You Need*); GPT-3 (Brown et

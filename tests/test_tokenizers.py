@@ -26,7 +26,8 @@ from gptbook.tokenizers import (
 )
 
 CHECK_SENTENCE = "Hello, do you like tea? <|endoftext|> In the sunlit terraces of someunknownPlace."
-CHECK_IDS = [15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114, 286, 617, 34680, 27271, 13]
+CHECK_IDS = [15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114, 286,
+             617, 34680, 27271, 13]
 
 MULTILINGUAL = [
     "Быть или не быть, вот в чём вопрос.",
@@ -274,7 +275,9 @@ def test_special_token_ids_must_be_new():
 
 def test_gpt2_special_token_rules_match_tiktoken():
     ours, enc = BPETokenizer.from_gpt2(), gpt2()
-    assert ours.encode(CHECK_SENTENCE, allowed_special="none") == enc.encode(CHECK_SENTENCE, disallowed_special=())
+    assert ours.encode(CHECK_SENTENCE, allowed_special="none") == enc.encode(
+        CHECK_SENTENCE, disallowed_special=()
+    )
     with pytest.raises(ValueError):
         enc.encode(CHECK_SENTENCE)  # tiktoken refuses too
     with pytest.raises(DisallowedSpecialTokenError):
@@ -401,7 +404,9 @@ def test_tokens_html_shows_ids_count_and_escapes():
     ids = gpt2().encode("<b>tea</b>")
     assert "<b>tea" not in page and "tea</b>" not in page and "&lt;" in page and "&gt;" in page
     assert f"<b>{len(ids)} tokens</b> for 10 characters (10 bytes)" in page
-    assert all(f"title=\"id {i}\"" in page and f"<small style=\"color:#444\">{i}</small>" in page for i in ids)
+    assert all(
+        f"title=\"id {i}\"" in page and f"<small style=\"color:#444\">{i}</small>" in page for i in ids
+    )
     assert page.count('class="gptbook-token"') == len(ids)
 
 
