@@ -56,6 +56,7 @@ from gptbook.vectors import (
     score_analogies,
 )
 from gptbook.widgets.analogy import analogy_answers, analogy_widget
+from gptbook.widgets.html import refusal
 from gptbook.word2vec import SkipGram, Vocab, skipgram_pairs, tokenize_words, train_word2vec
 
 # The model is small: one CPU thread is as fast as two, and much faster when other programs share
@@ -267,8 +268,8 @@ print(f"mean cosine between two country -> capital arrows (all 50 dimensions): {
 # %%
 shown = analogy_answers(gv, "man", "king", "woman")
 print([w for w, _ in shown.answers])
-missing = analogy_answers(gv, "man", "kinggg", "woman")
-print(missing.error)
+missing = refusal(analogy_answers, gv, "man", "kinggg", "woman")
+print(missing)
 
 # %% tags=["nbval-ignore-output"]
 analogy_widget(gv, "man", "king", "woman")
@@ -317,4 +318,4 @@ assert king_queen == "queen" and paris_rome == "rome"
 assert len(questions) == 44 and table["all"][0] >= 30, table
 assert along["actress"] > 0 > along["actor"]
 assert mean_arrow_cosine > 0.3
-assert shown.answers[0][0] == "queen" and "'kinggg' is not in the vocabulary" in missing.error
+assert shown.answers[0][0] == "queen" and "'kinggg' is not in the vocabulary" in missing

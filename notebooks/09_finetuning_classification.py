@@ -118,7 +118,8 @@ for name in ("train", "val", "test"):
 # %%
 MAX_TOKENS = cfg.context
 lengths = np.array([len(tok.encode(m.text)) for m in messages])
-print(f"tokens per message: median {int(np.median(lengths))}, mean {lengths.mean():.1f}, longest {lengths.max()}")
+print(f"tokens per message: median {int(np.median(lengths))}, mean {lengths.mean():.1f}, "
+      f"longest {lengths.max()}")
 print(f"messages longer than the context of {MAX_TOKENS} tokens (cut to their first {MAX_TOKENS}): "
       f"{int((lengths > MAX_TOKENS).sum())}")
 
@@ -136,7 +137,8 @@ plt.show()
 train = ft.encode_messages(tok, split.train, MAX_TOKENS)
 val = ft.encode_messages(tok, split.val, MAX_TOKENS)
 test = ft.encode_messages(tok, split.test, MAX_TOKENS)
-print(f"cut to {MAX_TOKENS} tokens: {train.truncated} train, {val.truncated} val, {test.truncated} test messages")
+print(f"cut to {MAX_TOKENS} tokens: {train.truncated} train, {val.truncated} val, "
+      f"{test.truncated} test messages")
 
 # %% [markdown]
 # ### Bad input gets a clear message
@@ -188,9 +190,9 @@ zs_seconds = time.perf_counter() - t0
 #
 # The prompt now starts with two short messages and their labels (one of each, from the training
 # part). The base model reads at most 128 tokens, and each worked example costs the template's 24
-# tokens plus its message, so two is what fits next to a message of useful length. The model sees the pattern "message, question, answer" before our message. The shared
-# start is computed once and kept in a key/value cache (chapter 07), so this costs no more than
-# zero-shot.
+# tokens plus its message, so two is what fits next to a message of useful length. The model sees
+# the pattern "message, question, answer" before our message. The shared start is computed once and
+# kept in a key/value cache (chapter 07), so this costs no more than zero-shot.
 
 # %%
 n_tokens = {m: len(tok.encode(m.text)) for m in split.train}
@@ -249,7 +251,8 @@ with torch.no_grad():
 print("by hand == package:", torch.allclose(by_hand, package, atol=1e-5))
 print("padded batch == one message at a time:", torch.allclose(package, alone, atol=1e-5))
 print("10 more padding tokens change nothing:", torch.allclose(padded_more, alone, atol=1e-5))
-print("reading the last position (a pad) instead would differ:", not torch.allclose(reading_the_pad, alone, atol=1e-3))
+print("reading the last position (a pad) instead would differ:",
+      not torch.allclose(reading_the_pad, alone, atol=1e-3))
 
 # %% [markdown]
 # ## What learns: freezing layers
@@ -288,7 +291,7 @@ print("same logits from features as from tokens:",
 # The package's recipe (`ft.SPAM_RECIPE`): every weight learns, for three epochs, with AdamW
 # (warm-up, then cosine decay) and a small learning rate, so the pretrained weights move only a
 # little. We chose it by the **validation** part, never the test part (the recipes we tried are
-# listed in `ft.SPAM_RECIPE`'s documentation). Spam is rare, so its loss counts
+# listed in a comment above `SPAM_RECIPE` in `gptbook/classify.py`). Spam is rare, so its loss counts
 # twice as much as ham's: the classifier then misses less spam. `ft.fine_tune_classifier` works on a
 # copy of the base model, so `gpt` stays as it was for the next experiments; its clock includes
 # computing the frozen features.
@@ -317,7 +320,8 @@ ax1.legend()
 cm = np.array(test_report.confusion)
 ax2.imshow(cm, cmap="Blues")
 for (i, j), v in np.ndenumerate(cm):
-    ax2.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black", fontsize=14)
+    ax2.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black",
+             fontsize=14)
 ax2.set_xticks([0, 1], ["ham", "spam"])
 ax2.set_yticks([0, 1], ["ham", "spam"])
 ax2.set_xlabel("predicted")
@@ -335,7 +339,8 @@ plt.show()
 # %%
 seed_everything(0)
 random_gpt = GPT(cfg).to(dev).eval()
-rand_clf, _, rand_seconds = ft.fine_tune_classifier(random_gpt, train, ft.SPAM_TRAINABLE_BLOCKS, ft.SPAM_RECIPE)
+rand_clf, _, rand_seconds = ft.fine_tune_classifier(random_gpt, train, ft.SPAM_TRAINABLE_BLOCKS,
+                                                    ft.SPAM_RECIPE)
 rand_report = ft.evaluate_classifier(rand_clf, test)
 
 # %% [markdown]
@@ -348,8 +353,10 @@ rand_report = ft.evaluate_classifier(rand_clf, test)
 FEW = 200
 few_train = ft.EncodedMessages(train.ids[:FEW], train.labels[:FEW])
 FEW_RECIPE = ft.ClassifierConfig(**{**vars(ft.SPAM_RECIPE), "epochs": 12})
-few_pre_clf, _, few_pre_seconds = ft.fine_tune_classifier(gpt, few_train, ft.SPAM_TRAINABLE_BLOCKS, FEW_RECIPE)
-few_rand_clf, _, few_rand_seconds = ft.fine_tune_classifier(random_gpt, few_train, ft.SPAM_TRAINABLE_BLOCKS, FEW_RECIPE)
+few_pre_clf, _, few_pre_seconds = ft.fine_tune_classifier(gpt, few_train, ft.SPAM_TRAINABLE_BLOCKS,
+                                                          FEW_RECIPE)
+few_rand_clf, _, few_rand_seconds = ft.fine_tune_classifier(random_gpt, few_train, ft.SPAM_TRAINABLE_BLOCKS,
+                                                            FEW_RECIPE)
 few_pre, few_rand = ft.evaluate_classifier(few_pre_clf, test), ft.evaluate_classifier(few_rand_clf, test)
 print(f"{FEW} training messages, {sum(few_train.labels)} of them spam")
 
@@ -367,7 +374,8 @@ SMALL_RECIPE = ft.ClassifierConfig(**{**vars(ft.SPAM_RECIPE), "epochs": 1})
 variants = {}
 for k in [0, 1, 2, None]:
     c, _, s = ft.fine_tune_classifier(gpt, small, k, SMALL_RECIPE)
-    variants[k] = (sum(p.numel() for p in c.parameters() if p.requires_grad), ft.evaluate_classifier(c, test), s)
+    variants[k] = (sum(p.numel() for p in c.parameters() if p.requires_grad),
+                   ft.evaluate_classifier(c, test), s)
 
 # %% [markdown]
 # ## All results on the same test set
@@ -387,7 +395,8 @@ rows = [
     ("small budget: last 2 blocks", f"{variants[2][0]:,}", variants[2][1], variants[2][2]),
     ("small budget: every weight", f"{variants[None][0]:,}", variants[None][1], variants[None][2]),
 ]
-print(f"{'method':<42} {'trained params':>14} {'accuracy':>9} {'spam recall':>12} {'confusion [[TN, FP], [FN, TP]]':>32} {'seconds':>8}")
+print(f"{'method':<42} {'trained params':>14} {'accuracy':>9} {'spam recall':>12} "
+      f"{'confusion [[TN, FP], [FN, TP]]':>32} {'seconds':>8}")
 for name, n, r, s in rows:
     print(f"{name:<42} {n:>14} {r.accuracy:>9.1%} {r.spam_recall:>12.1%} {str(r.confusion):>32} {s:>8.0f}")
 
@@ -439,4 +448,5 @@ assert test_report.accuracy > max(zero_shot.accuracy, few_shot.accuracy, always_
 assert abs(test_report.accuracy - rand_report.accuracy) < 0.01
 assert few_pre.spam_recall > few_rand.spam_recall + 0.15 and few_pre.accuracy > few_rand.accuracy
 # more trainable blocks learn more from the same small budget than the head alone
-assert max(variants[1][1].accuracy, variants[2][1].accuracy, variants[None][1].accuracy) > variants[0][1].accuracy
+assert (max(variants[1][1].accuracy, variants[2][1].accuracy, variants[None][1].accuracy)
+        > variants[0][1].accuracy)

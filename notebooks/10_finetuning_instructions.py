@@ -51,6 +51,7 @@ from gptbook import instructions as ins
 from gptbook.device import device, seed_everything
 from gptbook.pretrained import load_base_model
 from gptbook.widgets.chat import chat_reply, chat_widget
+from gptbook.widgets.html import refusal
 
 dev = device()
 seed_everything(0)
@@ -117,7 +118,8 @@ assert (inputs_pkg, targets_pkg) == (inputs, targets_by_hand)
 print(f"{len(p_ids)} prompt tokens, {len(r_ids)} response tokens")
 for pos in range(len(p_ids) - 3, len(inputs)):
     t = targets_by_hand[pos]
-    print(f"reads {tok.decode([inputs[pos]])!r:>12} -> target {('masked' if t == -100 else repr(tok.decode([t]))):>8}")
+    print(f"reads {tok.decode([inputs[pos]])!r:>12} -> "
+          f"target {('masked' if t == -100 else repr(tok.decode([t]))):>8}")
 
 # %% [markdown]
 # Does a masked position really contribute nothing? We change the targets at every prompt
@@ -211,7 +213,8 @@ gpt, losses = ft.train_instructions(gpt, train_rows, ft.INSTRUCTION_RECIPE,
 seconds = time.perf_counter() - t0
 
 # %% tags=["nbval-ignore-output"]
-print(f"fine-tuning took {seconds:.0f} s ({len(losses)} steps); loss {np.mean(losses[:20]):.2f} -> {np.mean(losses[-20:]):.2f}")
+print(f"fine-tuning took {seconds:.0f} s ({len(losses)} steps); "
+      f"loss {np.mean(losses[:20]):.2f} -> {np.mean(losses[-20:]):.2f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3))
@@ -248,14 +251,16 @@ print(f"{'task':>10} {'exact match':>20} {'well formed':>20} {'examples':>9}")
 print(f"{'':>10} {'before':>10}{'after':>10} {'before':>10}{'after':>10}")
 for task in sorted(after):
     b, a = before[task], after[task]
-    print(f"{task:>10} {pct(b.exact):>10}{pct(a.exact):>10} {pct(b.formed):>10}{pct(a.formed):>10} {a.total:>9}")
+    print(f"{task:>10} {pct(b.exact):>10}{pct(a.exact):>10} "
+          f"{pct(b.formed):>10}{pct(a.formed):>10} {a.total:>9}")
 print(f"{'all':>10} {pct(tot_b):>10}{pct(tot_a):>10} {pct(form_b):>10}{pct(form_a):>10} {len(test_ok):>9}")
 
 # %% tags=["nbval-ignore-output"]
 for task in sorted(after):
     for i in [i for i, x in enumerate(test_ok) if x.task == task][:2]:
         e = test_ok[i]
-        print(f"[{task}] {e.instruction} {e.input[:50]!r}\n    expected {e.response!r:<28} model {answers_after[i]!r}")
+        print(f"[{task}] {e.instruction} {e.input[:50]!r}\n"
+              f"    expected {e.response!r:<28} model {answers_after[i]!r}")
 
 # %% [markdown]
 # What to read from the table (your numbers may differ a little; the Checks hold on any run):
@@ -287,7 +292,7 @@ for task in sorted(after):
 r = chat_reply(gpt, tok, "Add these two numbers.", "3 + 4")
 print(repr(r.answer))
 for instruction, given in [("", ""), ("Reverse the letters of this word.", "very long input " * 80)]:
-    print(chat_reply(gpt, tok, instruction, given).error)
+    print(refusal(chat_reply, gpt, tok, instruction, given))
 
 # %% tags=["nbval-ignore-output"]
 chat_widget(gpt, tok)
@@ -296,7 +301,8 @@ chat_widget(gpt, tok)
 # ## Checks
 
 # %%
-assert len(examples) >= 2000 and set(counts) == {"qa", "spam", "speaker", "play", "reverse", "add", "uppercase"}
+assert len(examples) >= 2000 and set(counts) == {"qa", "spam", "speaker", "play", "reverse", "add",
+                                                 "uppercase"}
 assert all(n == 40 for n in collections.Counter(e.task for e in test_ex).values())
 assert loss_a == loss_b and same_grads and unmasked_a != unmasked_b
 assert abs(loss_a - by_hand) < 1e-4
@@ -307,5 +313,6 @@ assert form_b < 0.2 and form_a >= 0.8, (before, after)
 assert after["spam"].exact >= 0.7 and after["spam"].exact > before["spam"].exact + 0.3, (before, after)
 assert tot_a >= tot_b + 0.05, (before, after)
 assert np.mean(losses[-20:]) < np.mean(losses[:20]) / 2
-assert r.ok and chat_reply(gpt, tok, "  ").error.startswith("The instruction is empty")
-assert "tokens long" in chat_reply(gpt, tok, "Reverse the letters of this word.", "very long input " * 80).error
+assert refusal(chat_reply, gpt, tok, "  ").startswith("The instruction is empty")
+assert "tokens long" in refusal(chat_reply, gpt, tok, "Reverse the letters of this word.",
+                                "very long input " * 80)

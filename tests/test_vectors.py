@@ -17,7 +17,6 @@ from gptbook.vectors import (
     score_analogies,
     similarity,
 )
-from gptbook.widgets.analogy import analogy_answers, answers_html
 
 
 def table() -> WordVectors:
@@ -51,16 +50,6 @@ def test_unknown_word_error_names_the_word():
     assert isinstance(e.value, KeyError) and e.value.word == "kingg"
     with pytest.raises(UnknownWordError, match="'zzz'"):
         nearest(table(), "zzz")
-
-
-def test_widget_function_shows_errors_as_text():
-    bad = analogy_answers(table(), "man", "kingg", "woman")
-    assert not bad.ok and "'kingg' is not in the vocabulary" in bad.error
-    assert "kingg" in answers_html(bad) and "Traceback" not in answers_html(bad)
-    empty = analogy_answers(table(), "man", "", "woman")
-    assert "Box B is empty" in empty.error
-    good = analogy_answers(table(), " Man", "KING", "woman", k=2)
-    assert good.ok and good.answers[0][0] == "queen"
 
 
 def test_direction_and_projection():

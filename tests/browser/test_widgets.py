@@ -466,7 +466,7 @@ def check_attention_widget(nb, model: str, tokenizer: str, shot: str, max_tokens
 def check_chat_widget(nb, model: str, tokenizer: str, shot: str, max_new_tokens: int = 24) -> None:
     """Type an instruction and an input and click Ask, then edit and press Enter: the answer shown is
     what chat_reply computes; an empty instruction shows the widget's refusal."""
-    setup = "from gptbook.widgets.chat import chat_reply, reply_html"
+    setup = "from gptbook.widgets.chat import chat_html"
     ui = nb.widget("gptbook-chat")
     instruction, given = (
         ui.locator(".gptbook-chat-instruction input"),
@@ -476,7 +476,7 @@ def check_chat_widget(nb, model: str, tokenizer: str, shot: str, max_new_tokens:
 
     def expect_reply() -> None:
         args = f"{instruction.input_value()!r}, {given.input_value()!r}, {max_new_tokens}"
-        shown = nb.kernel_eval(f"reply_html(chat_reply({model}, {tokenizer}, {args}))", setup)
+        shown = nb.kernel_eval(f"chat_html({model}, {tokenizer}, {args})", setup)
         expect(out).to_have_text(html_text(shown), use_inner_text=True)
 
     expect(out).not_to_be_empty()
@@ -499,14 +499,14 @@ def check_chat_widget(nb, model: str, tokenizer: str, shot: str, max_new_tokens:
 def check_analogy_widget(nb, vectors: str, shot: str, k: int = 5) -> None:
     """Type words into A, B and C (Enter after each): the ranked answers are what analogy_answers
     computes; an unknown word and an empty box give the widget's message."""
-    setup = "from gptbook.widgets.analogy import analogy_answers, answers_html"
+    setup = "from gptbook.widgets.analogy import analogy_html"
     ui = nb.widget("gptbook-analogy")
     boxes = [ui.locator(f".gptbook-analogy-{name} input") for name in "abc"]
     out = ui.locator(".gptbook-analogy-output")
 
     def expect_answers() -> None:
         words = ", ".join(repr(box.input_value()) for box in boxes)
-        shown = nb.kernel_eval(f"answers_html(analogy_answers({vectors}, {words}, k={k}))", setup)
+        shown = nb.kernel_eval(f"analogy_html({vectors}, {words}, k={k})", setup)
         expect(out).to_have_text(html_text(shown), use_inner_text=True)
 
     expect(out).not_to_be_empty()
