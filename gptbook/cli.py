@@ -276,6 +276,12 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 # ---------------------------------------------------------------------------------------------
 
 
+def check_seed(seed: int | None) -> None:
+    """Raise :class:`UsageError` for a seed torch cannot take (it must fit in 64 bits)."""
+    if seed is not None and not 0 <= seed < 2**63:
+        raise UsageError(f"--seed must be between 0 and 2**63 - 1, got {seed}.")
+
+
 def train_config(preset: Preset, args: argparse.Namespace, dev: torch.device) -> TrainConfig:
     """The preset's training settings with the command line's overrides, checked."""
     overrides: dict[str, Any] = {"device": str(dev)}
@@ -521,8 +527,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``train``: check everything, train, write the model and its record."""
     if args.preset not in PRESETS:
         raise UsageError(f"unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}.")
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads must be at least 1, got {args.threads}.")
+    cpus = os.cpu_count() or 1
+    if args.threads is not None and not 1 <= args.threads <= cpus:
+        raise UsageError(
+            f"--threads must be between 1 and {cpus} (this machine's CPU count), got "
+            f"{args.threads}."
+        )
+    check_seed(args.seed)
     preset = PRESETS[args.preset]
     paths = RunPaths.from_args(args)
     check_paths(paths, args.resume, args.overwrite)
@@ -577,6 +588,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             f"makes about 200 tokens a second on a laptop CPU)."
         )
     check_settings(args.temperature, args.top_k, args.top_p)
+    check_seed(args.seed)
+    if args.checkpoint == "":
+        raise UsageError("--checkpoint is empty; give the path of a model file (a .pt file).")
     if args.prompt == "":
         raise UsageError("--prompt is empty; give at least one character (for example "
                          "--prompt $'\\n').")

@@ -113,6 +113,8 @@ def test_generate_continues_the_prompt(trained, capsys):
         (["--top-p", "0"], "top_p"),
         (["--tokens", "0"], "--tokens must be between 1 and 100,000"),
         (["--tokens", "10000000"], "--tokens must be between 1 and 100,000"),
+        (["--seed", "99999999999999999999999"], "--seed must be between 0 and 2**63 - 1"),
+        (["--seed", "-1"], "--seed must be between 0 and 2**63 - 1"),
         (["--temperature", "nan"], "temperature must be a finite number"),
         (["--temperature", "inf"], "temperature must be a finite number"),
         (["--prompt", ""], "--prompt is empty"),
@@ -147,7 +149,12 @@ def test_train_bad_input_gives_clear_errors(trained, tmp_path, capsys):
     assert (
         main(["train", "--preset", "tiny", "--run-dir", str(tmp_path / "t"), "--threads", "0"]) == 2
     )
-    assert "--threads must be at least 1" in capsys.readouterr().err
+    assert "--threads must be between 1 and" in capsys.readouterr().err
+    assert main(["train", "--preset", "tiny", "--run-dir", str(tmp_path / "t"), "--threads",
+                 "10000"]) == 2  # thousands of threads on a few cores: a run that never ends
+    assert "this machine's CPU count" in capsys.readouterr().err
+    assert main(["generate", "--checkpoint", ""]) == 2
+    assert "--checkpoint is empty" in capsys.readouterr().err
 
 
 def test_a_fresh_run_over_an_earlier_one_needs_overwrite(tmp_path, capsys):
