@@ -428,33 +428,57 @@ class Run:
         self.tokenizer_saved = True
 
 
-def run_training(run: Run, cfg: TrainConfig, resume_state: dict[str, Any] | None) -> dict:
-    """Data, tokenizer, model, training, the finished model file and its record."""
-    args, preset, paths, log = run.args, run.preset, run.paths, run.log
-    started = time.perf_counter()
+@dataclass
+class RunData:
+    """The run's tokenizer and its encoding of the Shakespeare split."""
+
+    tokenizer: Any
+    train_ids: list[int]
+    val_ids: list[int]
+    bytes_per_token: float
+
+
+def prepare_data(run: Run, resume_state: dict[str, Any] | None) -> RunData:
+    """Read the corpus, get the run's tokenizer (a new one, or the resumed run's), encode."""
     train_text, val_text = shakespeare_split()
-    tokenizer = run_tokenizer(preset, paths, resume_state, (train_text, val_text), log)
+    tokenizer = run_tokenizer(run.preset, run.paths, resume_state, (train_text, val_text), run.log)
     run.tokenizer = tokenizer
     t0 = time.perf_counter()
     train_ids, val_ids = tokenizer.encode(train_text), tokenizer.encode(val_text)
     bpt = bytes_per_token(val_text, val_ids)
-    log(f"data: {len(train_ids):,} train and {len(val_ids):,} validation tokens "
-        f"({bpt:.3f} bytes per token), encoded in {time.perf_counter() - t0:.0f} s")
-    model = build_model(preset, cfg, tokenizer.vocab_size)
-    log(f"model: {model.num_params():,} parameters, {model.config}")
-    log(f"train: {cfg}")
+    run.log(f"data: {len(train_ids):,} train and {len(val_ids):,} validation tokens "
+            f"({bpt:.3f} bytes per token), encoded in {time.perf_counter() - t0:.0f} s")
+    return RunData(tokenizer, train_ids, val_ids, bpt)
+
+
+def fit(run: Run, cfg: TrainConfig, data: RunData, resume: bool) -> tuple[GPT, list[dict]]:
+    """Build the model and train it, checkpointing into the run dir; returns the history."""
+    model = build_model(run.preset, cfg, data.tokenizer.vocab_size)
+    run.log(f"model: {model.num_params():,} parameters, {model.config}")
+    run.log(f"train: {cfg}")
 
     def report(record: dict[str, Any], _model) -> None:
         run.save_tokenizer_copy()
         bpb = f", val {record['val_bpb']:.3f} bits/byte" if "val_bpb" in record else ""
-        log(f"step {record['step']}: train {record['train_loss']:.4f}, val "
-            f"{record['val_loss']:.4f}{bpb}, {record['elapsed']:.0f} s", flush=True)
+        run.log(f"step {record['step']}: train {record['train_loss']:.4f}, val "
+                f"{record['val_loss']:.4f}{bpb}, {record['elapsed']:.0f} s", flush=True)
 
-    t_train = time.perf_counter()
-    history = train(model, train_ids, val_ids, cfg, bytes_per_token=bpt,
-                    checkpoint_path=paths.checkpoint, resume=resume_state is not None,
-                    tokenizer=tokenizer, callback=report, progress=not args.quiet)
+    history = train(model, data.train_ids, data.val_ids, cfg, bytes_per_token=data.bytes_per_token,
+                    checkpoint_path=run.paths.checkpoint, resume=resume,
+                    tokenizer=data.tokenizer, callback=report, progress=not run.args.quiet)
     run.save_tokenizer_copy()
+    return model, history
+
+
+def run_training(run: Run, cfg: TrainConfig, resume_state: dict[str, Any] | None) -> dict:
+    """Data, tokenizer, model, training, the finished model file; returns its record."""
+    args, preset, paths, log = run.args, run.preset, run.paths, run.log
+    started = time.perf_counter()
+    data = prepare_data(run, resume_state)
+    tokenizer, train_ids, val_ids, bpt = (data.tokenizer, data.train_ids, data.val_ids,
+                                          data.bytes_per_token)
+    t_train = time.perf_counter()
+    model, history = fit(run, cfg, data, resume=resume_state is not None)
     train_seconds = time.perf_counter() - t_train
     last = history[-1]
     elapsed = load_checkpoint(paths.checkpoint)["extra"]["elapsed"]
