@@ -211,6 +211,16 @@ def check_writable_dir(folder: Path, what: str) -> None:
         ) from None
 
 
+def _is_training_checkpoint(path: Path) -> bool:
+    """Whether ``path`` holds a readable checkpoint with an optimizer state."""
+    if not path.is_file():
+        return False
+    try:
+        return load_checkpoint(path).get("optimizer") is not None
+    except (CheckpointError, OSError):
+        return False
+
+
 def check_paths(paths: RunPaths, resume: bool, overwrite: bool) -> None:
     """Refuse, before any work, every combination that would lose a file or fail at the end."""
     if paths.out.suffix != ".pt":
@@ -232,6 +242,11 @@ def check_paths(paths: RunPaths, resume: bool, overwrite: bool) -> None:
     for path in (paths.checkpoint, paths.tokenizer):
         if path.is_dir():
             raise UsageError(f"{path} is a folder, but the run needs to write a file there.")
+    if _is_training_checkpoint(paths.out):
+        raise UsageError(
+            f"--out {paths.out} is a training checkpoint (it holds an optimizer state, so a run "
+            "can resume from it); a finished model would replace it. Give --out another name."
+        )
     check_writable_dir(paths.run_dir, "The run dir")
     check_writable_dir(paths.out.parent, "The folder of --out")
     earlier = [p for p in (paths.checkpoint, paths.tokenizer) if p.exists()]

@@ -250,6 +250,15 @@ def test_an_out_that_would_overwrite_a_run_file_is_refused_before_training(
     assert not run.exists()  # refused before anything was written
 
 
+def test_an_out_on_another_runs_checkpoint_is_refused(tmp_path, capsys):
+    assert main(tiny(tmp_path / "a", tmp_path / "a.pt")) == 0
+    before = (tmp_path / "a" / "checkpoint.pt").read_bytes()
+    assert main(tiny(tmp_path / "b", tmp_path / "a" / "checkpoint.pt")) == 2
+    assert "is the run's" not in (err := capsys.readouterr().err) and "training checkpoint" in err
+    assert (tmp_path / "a" / "checkpoint.pt").read_bytes() == before
+    assert main(tiny(tmp_path / "b", tmp_path / "a.pt")) == 0  # a finished model may be replaced
+
+
 def test_resume_from_a_finished_model_file_is_a_clear_error(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(tiny(run, tmp_path / "m.pt")) == 0
