@@ -152,6 +152,21 @@ def _stored_weights(model: nn.Module, weights_dtype: torch.dtype | None) -> dict
     return weights
 
 
+def _storable(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is data the safe load (``weights_only=True``) reads back."""
+    if depth > 50:
+        return False
+    if value is None or isinstance(value, (bool, int, float, str)) or torch.is_tensor(value):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_storable(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(
+            isinstance(k, (str, int)) and _storable(v, depth + 1) for k, v in value.items()
+        )
+    return False
+
+
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
@@ -169,6 +184,12 @@ def save_checkpoint(
     Leave it ``None`` for training checkpoints, so a resumed run continues exactly.
     """
     config = getattr(model, "config", None)
+    if not _storable(extra):
+        raise CheckpointError(
+            "extra must hold only plain data (numbers, strings, tensors, and lists and dicts of "
+            "them): anything else is refused by the safe load, so the checkpoint could never be "
+            "read back."
+        )
     state = {
         "format": FORMAT,
         "version": VERSION,

@@ -73,7 +73,17 @@ def base_model_record(path: str | Path | None = None) -> dict[str, Any]:
     path = Path(path) if path is not None else BASE_RECORD
     if not path.is_file():
         raise BaseModelError(f"The base model record {path} is missing. " + _rebuild_hint())
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BaseModelError(
+            f"The base model record {path} is not readable JSON ({e}). " + _rebuild_hint()
+        ) from None
+    if not isinstance(record, dict):
+        raise BaseModelError(
+            f"The base model record {path} is not a JSON object. " + _rebuild_hint()
+        )
+    return record
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,8 +142,8 @@ def sample_text(
 ) -> str:
     """Sample at least ``n_chars`` characters after ``prompt``; return exactly the first ``n_chars``
     new characters (seeded, so the same call gives the same text on the same machine)."""
-    if n_chars < 1:
-        raise ValueError(f"n_chars must be at least 1, got {n_chars}.")
+    if not isinstance(n_chars, int) or isinstance(n_chars, bool) or n_chars < 1:
+        raise ValueError(f"n_chars must be an integer of at least 1, got {n_chars!r}.")
     dev = next(model.parameters()).device
     generator = torch.Generator(device=dev).manual_seed(seed)
     prompt_ids = tokenizer.encode(prompt)

@@ -207,3 +207,12 @@ def test_any_edited_checkpoint_loads_or_raises_checkpoint_error(tmp_path, edits)
         assert str(e).endswith(".") or "\n" in str(e)  # a full sentence
         return
     assert all(torch.isfinite(p).all() for p in model.parameters())  # (huge ones may overflow)
+
+
+def test_extra_data_the_safe_load_would_refuse_is_refused_at_save_time(tmp_path):
+    path = tmp_path / "ck.pt"
+    with pytest.raises(CheckpointError, match="extra must hold only plain data"):
+        save_checkpoint(path, GPT(CONFIG), extra={"when": object()})
+    assert not path.exists()
+    save_checkpoint(path, GPT(CONFIG), extra={"history": [{"loss": 1.0}], "rng": torch.zeros(3)})
+    assert load_checkpoint(path)["extra"]["history"] == [{"loss": 1.0}]

@@ -97,3 +97,13 @@ def test_the_shipped_base_model_loads_and_matches_its_record():
     assert loss.item() < math.log(tok.vocab_size) - 1  # far better than guessing uniformly
     for key in ("command", "wall_seconds_total", "machine", "final_estimate", "val_full"):
         assert key in record
+
+
+def test_a_corrupt_record_is_a_clear_error(tmp_path):
+    bad = tmp_path / "record.json"
+    bad.write_text("{not json")
+    with pytest.raises(BaseModelError, match="not readable JSON"):
+        base_model_record(bad)
+    bad.write_text("[1, 2]")
+    with pytest.raises(BaseModelError, match="not a JSON object"):
+        base_model_record(bad)
