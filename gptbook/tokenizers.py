@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import regex
 
@@ -215,6 +215,20 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     return tokenizer_from_dict(data, str(path))
 
 
+class _JSONFile:
+    """``save`` and ``load`` for a class with ``to_dict`` and ``from_dict``: both tokenizers keep
+    their dict in one JSON file."""
+
+    def save(self, path: str | Path) -> None:
+        """Write :meth:`to_dict` as JSON to ``path``, atomically (a failed save changes nothing)."""
+        _write_json(path, self.to_dict())  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """The tokenizer :meth:`save` wrote to ``path``; :class:`TokenizerFileError` if corrupt."""
+        return cls.from_dict(_read_json(path), str(path))  # type: ignore[attr-defined]
+
+
 # --------------------------------------------------------------------------- ids
 
 
@@ -254,7 +268,7 @@ def _id_list(ids: Iterable[int], what: str) -> list[int]:
 # --------------------------------------------------------------------------- characters
 
 
-class CharTokenizer:
+class CharTokenizer(_JSONFile):
     """One id per character: the vocabulary is the sorted set of the characters given.
 
     >>> tok = CharTokenizer.from_text("hello")
@@ -349,14 +363,6 @@ class CharTokenizer:
             )
         return tok
 
-    def save(self, path: str | Path) -> None:
-        """Write :meth:`to_dict` as JSON to ``path``, atomically (a failed save changes nothing)."""
-        _write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> CharTokenizer:
-        return cls.from_dict(_read_json(path), str(path))
-
     def __repr__(self) -> str:
         return f"CharTokenizer(vocab_size={self.vocab_size})"
 
@@ -427,7 +433,7 @@ def compile_split_pattern(pattern: str) -> regex.Pattern:
     return split
 
 
-class BPETokenizer:
+class BPETokenizer(_JSONFile):
     """Byte-level BPE with GPT-2's split pattern.
 
     The state is small: ``byte_ids`` (the id of each of the 256 byte values), ``merges`` (in the
@@ -832,14 +838,6 @@ class BPETokenizer:
         except (ValueError, TypeError) as e:
             raise corrupt(str(e)) from None
         return tok
-
-    def save(self, path: str | Path) -> None:
-        """Write :meth:`to_dict` as JSON to ``path``, atomically (a failed save changes nothing)."""
-        _write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> BPETokenizer:
-        return cls.from_dict(_read_json(path), str(path))
 
     # ----------------------------------------------------------------- GPT-2
 

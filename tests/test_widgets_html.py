@@ -20,7 +20,9 @@ from gptbook.widgets.html import (
     WidgetInputError,
     bytes_label,
     error_html,
+    html_or_refusal,
     refusal,
+    show_chart,
     token_label,
 )
 
@@ -85,6 +87,41 @@ def test_no_widget_returns_an_error_inside_its_result():
     for cls in (chat.Reply, analogy.AnalogyAnswers, temperature.NextTokenView, generate.Generation):
         fields = inspect.signature(cls).parameters
         assert "error" not in fields and not hasattr(cls, "ok"), cls
+
+
+def test_one_display_layer_shows_a_result_or_its_refusal():
+    def refuse() -> str:
+        raise WidgetInputError("Type a word.")
+
+    def shown(message: str) -> str:
+        return error_html(message, "demo")
+
+    assert html_or_refusal(lambda: "<p>ok</p>", shown) == "<p>ok</p>"
+    assert html_or_refusal(refuse, shown) == shown("Type a word.")
+    with pytest.raises(TypeError):  # a bug is not a refusal: it still raises
+        html_or_refusal(lambda: "".join([1]), shown)  # type: ignore[list-item]
+
+
+def test_one_chart_layer_shows_a_figure_and_its_summary_or_hides_the_chart():
+    from types import SimpleNamespace
+
+    import matplotlib.pyplot as plt
+
+    class View:
+        def summary(self) -> str:
+            return "a < b"
+
+    chart = SimpleNamespace(value=b"", layout=SimpleNamespace(display=None))
+    out = SimpleNamespace(value="")
+    show_chart(chart, out, "demo", View, lambda v: plt.figure(), lambda m: error_html(m, "demo"))
+    assert chart.value[:4] == b"\x89PNG" and chart.layout.display is None
+    assert out.value == '<p class="gptbook-demo-summary">a &lt; b</p>'
+
+    def refuse() -> View:
+        raise WidgetInputError("No such layer.")
+
+    show_chart(chart, out, "demo", refuse, lambda v: plt.figure(), lambda m: error_html(m, "demo"))
+    assert out.value == error_html("No such layer.", "demo") and chart.layout.display == "none"
 
 
 def test_widgets_do_not_ask_which_class_a_tokenizer_is():

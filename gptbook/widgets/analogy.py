@@ -83,10 +83,10 @@ def error_html(message: str) -> str:
 
 def analogy_html(wv: WordVectors, a: str, b: str, c: str, k: int = 5) -> str:
     """What the widget shows for these words: the question and its answers, or the refusal."""
-    try:
-        return answers_html(analogy_answers(wv, a, b, c, k))
-    except ValueError as e:  # AnalogyInputError
-        return question_html(a, b, c) + error_html(str(e))
+    return shared.html_or_refusal(  # AnalogyInputError
+        lambda: answers_html(analogy_answers(wv, a, b, c, k)),
+        lambda message: question_html(a, b, c) + error_html(message),
+    )
 
 
 def analogy_widget(

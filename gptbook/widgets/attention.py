@@ -13,7 +13,6 @@ texts are cut to their last ``max_tokens`` tokens so the heatmap stays readable.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,6 @@ import numpy as np
 import torch
 
 from gptbook.tokenizers import TokenCodec
-from gptbook.widgets import figure_png
 from gptbook.widgets import html as shared
 from gptbook.widgets.html import WidgetInputError, token_label
 
@@ -173,23 +171,18 @@ def attention_widget(
     out.add_class("gptbook-attention-output")
     state: dict[str, Any] = {}  # the text last run, its ids and weights
 
-    def update(_: Any = None) -> None:
-        try:
-            if state.get("text") != box.value:
-                ids = encode_text(model, tokenizer, box.value, max_tokens)
-                state.update(text=box.value, ids=ids, maps=all_attention(model, ids))
-            ids, maps = state["ids"], state["maps"]
-            layer, head = layer_slider.value, head_slider.value
-            view = AttentionView(box.value, layer, head, ids,
-                                 [token_label(tokenizer, i) for i in ids], maps[layer, head])
-        except ValueError as e:
+    def view() -> AttentionView:
+        if state.get("text") != box.value:  # a new text: forget the old one, run the model
             state.clear()
-            out.value = error_html(str(e))
-            chart.layout.display = "none"
-            return
-        chart.value = figure_png(attention_figure(view))
-        chart.layout.display = None
-        out.value = f'<p class="gptbook-attention-summary">{html.escape(view.summary())}</p>'
+            ids = encode_text(model, tokenizer, box.value, max_tokens)
+            state.update(text=box.value, ids=ids, maps=all_attention(model, ids))
+        ids, maps = state["ids"], state["maps"]
+        layer, head = layer_slider.value, head_slider.value
+        return AttentionView(box.value, layer, head, ids,
+                             [token_label(tokenizer, i) for i in ids], maps[layer, head])
+
+    def update(_: Any = None) -> None:  # a refused text hides the chart
+        shared.show_chart(chart, out, "attention", view, attention_figure, error_html)
 
     for control in (box, layer_slider, head_slider):
         control.observe(update, names="value")

@@ -76,10 +76,10 @@ def chat_html(
     model: Any, tokenizer: TokenCodec, instruction: str, input: str = "", max_new_tokens: int = 24
 ) -> str:
     """What the widget shows for this instruction and input: the answer, or the refusal in red."""
-    try:
-        return reply_html(chat_reply(model, tokenizer, instruction, input, max_new_tokens))
-    except ValueError as e:  # ChatInputError, or text the tokenizer refuses
-        return error_html(str(e))
+    return shared.html_or_refusal(  # ChatInputError, or text the tokenizer refuses
+        lambda: reply_html(chat_reply(model, tokenizer, instruction, input, max_new_tokens)),
+        error_html,
+    )
 
 
 def chat_widget(

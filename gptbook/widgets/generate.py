@@ -21,7 +21,7 @@ from gptbook.sampling import generate
 from gptbook.tokenizers import TokenCodec
 from gptbook.widgets import html as shared
 from gptbook.widgets.html import WidgetInputError
-from gptbook.widgets.temperature import check_prompt, training_alphabet
+from gptbook.widgets.temperature import check_prompt, prompt_controls, training_alphabet
 
 
 @dataclass(frozen=True)
@@ -99,12 +99,7 @@ def generate_widget(
     import ipywidgets as w
 
     known = training_alphabet() if alphabet == "training" else alphabet
-    box = w.Textarea(value=prompt, description="Prompt", continuous_update=False,
-                     layout=w.Layout(width="95%"))
-    temp = w.FloatSlider(
-        value=temperature, min=0.0, max=max_temperature, step=0.05, description="Temperature",
-        continuous_update=False, readout_format=".2f", style={"description_width": "initial"},
-    )
+    box, temp = prompt_controls(prompt, temperature, max_temperature)
     length = w.IntSlider(value=max_new_tokens, min=1, max=200, description="New tokens",
                          continuous_update=False, style={"description_width": "initial"})
     seed = w.IntText(value=0, description="Seed")
@@ -116,13 +111,11 @@ def generate_widget(
     out.add_class("gptbook-generate-output")
 
     def update(_: Any = None) -> None:
-        try:
-            g = generate_text(model, tokenizer, box.value, temp.value, length.value,
-                              int(seed.value), alphabet=known)
-        except ValueError as e:  # PromptError, a setting out of range, a broken model
-            out.value = error_html(str(e))
-            return
-        out.value = generation_html(g)
+        out.value = shared.html_or_refusal(  # PromptError, a setting out of range, a broken model
+            lambda: generation_html(generate_text(model, tokenizer, box.value, temp.value,
+                                                  length.value, int(seed.value), alphabet=known)),
+            error_html,
+        )
 
     for control in (box, temp, length, seed):
         control.observe(update, names="value")

@@ -20,7 +20,6 @@ message instead of a chart.
 from __future__ import annotations
 
 import functools
-import html
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -29,13 +28,13 @@ import torch
 
 from gptbook.sampling import next_token_probs
 from gptbook.tokenizers import TokenCodec
-from gptbook.widgets import figure_png
 from gptbook.widgets import html as shared
 from gptbook.widgets.html import WidgetInputError, token_label
 
 __all__ = [
     "NextTokenView", "PromptError", "check_prompt", "entropy_curve", "error_html",
-    "next_token_view", "temperature_widget", "token_label", "training_alphabet", "view_figure",
+    "next_token_view", "prompt_controls", "temperature_widget", "token_label", "training_alphabet",
+    "view_figure",
 ]
 
 
@@ -186,6 +185,20 @@ def error_html(message: str) -> str:
     return shared.error_html(message, "temperature", "Cannot show")
 
 
+def prompt_controls(prompt: str, temperature: float, max_temperature: float) -> tuple[Any, Any]:
+    """The prompt box and the temperature slider (0 to ``max_temperature``) that this widget and
+    the generator of :mod:`gptbook.widgets.generate` share."""
+    import ipywidgets as w
+
+    box = w.Textarea(value=prompt, description="Prompt", continuous_update=False,
+                     layout=w.Layout(width="95%"))
+    slider = w.FloatSlider(
+        value=temperature, min=0.0, max=max_temperature, step=0.05, description="Temperature",
+        continuous_update=False, readout_format=".2f", style={"description_width": "initial"},
+    )
+    return box, slider
+
+
 def temperature_widget(
     model: Any,
     tokenizer: TokenCodec,
@@ -203,12 +216,7 @@ def temperature_widget(
     import ipywidgets as w
 
     known = training_alphabet() if alphabet == "training" else alphabet
-    box = w.Textarea(value=prompt, description="Prompt", continuous_update=False,
-                     layout=w.Layout(width="95%"))
-    slider = w.FloatSlider(
-        value=temperature, min=0.0, max=max_temperature, step=0.05, description="Temperature",
-        continuous_update=False, readout_format=".2f", style={"description_width": "initial"},
-    )
+    box, slider = prompt_controls(prompt, temperature, max_temperature)
     chart = w.Image(format="png")
     out = w.HTML()
     box.add_class("gptbook-temperature-prompt")
@@ -217,15 +225,11 @@ def temperature_widget(
     out.add_class("gptbook-temperature-output")
 
     def update(_: Any = None) -> None:
-        try:
-            view = next_token_view(model, tokenizer, box.value, slider.value, top, known)
-        except ValueError as e:  # PromptError, a setting out of range, a broken model
-            out.value = error_html(str(e))
-            chart.layout.display = "none"
-            return
-        chart.value = figure_png(view_figure(view))
-        chart.layout.display = None
-        out.value = f'<p class="gptbook-temperature-summary">{html.escape(view.summary())}</p>'
+        shared.show_chart(  # PromptError, a setting out of range, a broken model: no chart
+            chart, out, "temperature",
+            lambda: next_token_view(model, tokenizer, box.value, slider.value, top, known),
+            view_figure, error_html,
+        )
 
     box.observe(update, names="value")
     slider.observe(update, names="value")

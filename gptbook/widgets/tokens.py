@@ -95,10 +95,8 @@ def error_html(message: str) -> str:
 
 def inspector_html(text: str, tokenizer: TokenCodec) -> str:
     """What the inspector shows: :func:`tokens_html`, or the tokenizer's refusal."""
-    try:
-        return tokens_html(text, tokenizer)
-    except ValueError as e:  # e.g. a character the character tokenizer never saw
-        return error_html(str(e))
+    # refused, e.g., for a character the character tokenizer never saw
+    return shared.html_or_refusal(lambda: tokens_html(text, tokenizer), error_html)
 
 
 def token_inspector(
