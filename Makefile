@@ -73,4 +73,4 @@ clean-env:
 	rm -rf $(VENV)
 
 base-model: $(STAMP)
-	$(PY) -m gptbook train --preset base --out gptbook/assets/base_model.pt
+	$(PY) -m gptbook train --preset base --out gptbook/assets/base_model.pt --overwrite

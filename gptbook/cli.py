@@ -69,6 +69,7 @@ from gptbook.tokenizers import (
     load_tokenizer,
 )
 from gptbook.train import DataTooShortError, TrainConfig, bytes_per_token, evaluate, train
+from gptbook.widgets.temperature import PromptError, check_alphabet, training_alphabet
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 MAX_TOKENS = 100_000  # --tokens: about 8 minutes of the base model on a laptop CPU
@@ -162,7 +163,7 @@ class UsageError(ValueError):
 # The errors a user can cause; they print one line. Anything else is a bug and shows a traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (
     UsageError, CheckpointError, DeviceError, NonFiniteLogitsError, SamplingSettingError,
-    UnknownCharacterError,
+    UnknownCharacterError, PromptError,
     DisallowedSpecialTokenError, TokenizerFileError, DataTooShortError, MissingDataPackage, OSError,
 )
 
@@ -640,6 +641,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if tokenizer is None:
             raise UsageError(f"{args.checkpoint} holds no tokenizer, so a text prompt cannot be "
                              "encoded.")
+    if args.checkpoint is None:
+        # The rule of every prompt box in the book: the base model learned from Shakespeare's
+        # plain-ASCII text, so characters it never saw are refused by name. A model of your own
+        # takes any text its tokenizer can encode.
+        check_alphabet(args.prompt, training_alphabet())
     ids = tokenizer.encode(args.prompt)
     dev = next(model.parameters()).device
     generator = torch.Generator(device=dev).manual_seed(args.seed)

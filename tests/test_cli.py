@@ -397,6 +397,14 @@ def test_any_text_the_tokenizer_encodes_is_a_prompt(trained, capsys):
     assert "'你' (U+4F60)" in capsys.readouterr().err
 
 
+def test_the_base_model_refuses_characters_it_never_saw_like_the_widgets(capsys):
+    """The book's one prompt rule: the base model learned from plain-ASCII Shakespeare, so the CLI,
+    like every prompt box, refuses other characters by name (before loading anything heavy)."""
+    assert main(["generate", "--device", "cpu", "--tokens", "1", "--prompt", "Romeo 你好 🎭"]) == 2
+    err = capsys.readouterr().err
+    assert "never saw these characters" in err and "'你', '好', '🎭'" in err
+
+
 def test_the_stream_prints_exactly_the_decoded_text():
     tok = BPETokenizer()
     tok.train("你好，世界。Привет, мир! " * 30, vocab_size=270)

@@ -32,7 +32,7 @@ from gptbook.widgets import html as shared
 from gptbook.widgets.html import WidgetInputError, token_label
 
 __all__ = [
-    "NextTokenView", "PromptError", "check_prompt", "entropy_curve", "error_html",
+    "NextTokenView", "PromptError", "check_alphabet", "check_prompt", "entropy_curve", "error_html",
     "next_token_view", "prompt_controls", "temperature_widget", "token_label", "training_alphabet",
     "view_figure",
 ]
@@ -48,6 +48,20 @@ def training_alphabet() -> frozenset[str]:
     from gptbook.data import shakespeare_split
 
     return frozenset(shakespeare_split()[0])
+
+
+def check_alphabet(prompt: str, alphabet: Iterable[str]) -> None:
+    """Raise :class:`PromptError` naming the characters of ``prompt`` that are not in ``alphabet``
+    (the characters of the model's training text). The command line uses it too."""
+    known = alphabet if isinstance(alphabet, (set, frozenset)) else set(alphabet)
+    unseen = sorted({c for c in prompt if c not in known})
+    if unseen:
+        shown = ", ".join(repr(c) for c in unseen[:10]) + (" ..." if len(unseen) > 10 else "")
+        raise PromptError(
+            "The model never saw these characters in its training text (Shakespeare, plain "
+            f"ASCII): {shown}. The tokenizer could split them into bytes, but the model has "
+            "not learned what follows them. Use English letters, digits and punctuation."
+        )
 
 
 def check_prompt(
@@ -67,15 +81,7 @@ def check_prompt(
             "The prompt is empty. Type a few words for the model to continue, e.g. 'Romeo.'."
         )
     if alphabet is not None:
-        known = alphabet if isinstance(alphabet, (set, frozenset)) else set(alphabet)
-        unseen = sorted({c for c in prompt if c not in known})
-        if unseen:
-            shown = ", ".join(repr(c) for c in unseen[:10]) + (" ..." if len(unseen) > 10 else "")
-            raise PromptError(
-                "The model never saw these characters in its training text (Shakespeare, plain "
-                f"ASCII): {shown}. The tokenizer could split them into bytes, but the model has "
-                "not learned what follows them. Use English letters, digits and punctuation."
-            )
+        check_alphabet(prompt, alphabet)
     try:
         ids = tokenizer.encode(prompt)
     except ValueError as e:  # e.g. a special token it does not allow, an unknown character
