@@ -36,7 +36,12 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from gptbook.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from gptbook.checkpoint import (
+    load_checkpoint,
+    load_weights,
+    require_training_state,
+    save_checkpoint,
+)
 from gptbook.device import device as pick_device
 from gptbook.optim import check_int, check_number, evaluating, lr_at, optimizer_step
 
@@ -354,6 +359,7 @@ def train(
                 "Start the run without resume first."
             )
         state = load_checkpoint(checkpoint_path)
+        require_training_state(state, checkpoint_path)  # a finished model file cannot resume
         load_weights(model, state)
         optimizer.load_state_dict(state["optimizer"])
         extra = state["extra"]

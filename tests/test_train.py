@@ -375,3 +375,17 @@ def test_time_limited_run_stops_on_time_with_a_final_evaluation(tiny_model, patt
     lrs = [h["lr"] for h in history]
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
     assert lrs[-1] < 0.5 * (cfg.lr + cfg.min_lr) < lrs[0]
+
+
+def test_resume_from_a_finished_model_file_names_the_problem(tmp_path, tiny_gpt, pattern_ids):
+    """train(resume=True) on a model file without optimizer state: NotResumableError, not a
+    KeyError deep inside."""
+    from gptbook.checkpoint import NotResumableError, save_checkpoint
+
+    model = tiny_gpt(vocab_size=11, context=8)
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, model)
+    cfg = small_cfg(max_iters=2)
+    ids = pattern_ids(200, 11)
+    with pytest.raises(NotResumableError, match="cannot be resumed"):
+        train(model, ids, ids, cfg, checkpoint_path=path, resume=True, progress=False)
