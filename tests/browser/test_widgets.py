@@ -192,6 +192,8 @@ COVERED = {  # widget function: the test that drives it
     "attention_widget": "test_attention_sliders",
     "chat_widget": "test_chat",
     "analogy_widget": "test_analogy",
+    # the prompt box and temperature slider of both widgets above: driven by their two tests
+    "prompt_controls": "test_temperature_slider",
 }
 
 
