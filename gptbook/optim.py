@@ -9,15 +9,17 @@ The book trains five times: the bigram and fixed-window models (chapters 02 and 
 2. :func:`optimizer_step`: turn a loss into an update. Set the learning rate, clear the old
    gradients, back-propagate, clip the gradients' norm (Pascanu et al., 2013), step.
 
-Mixed precision or gradient accumulation would be added to :func:`optimizer_step`, once.
+Mixed precision lives here, once: :func:`autocast` is the context every loop puts its forward pass
+in (bf16 where the device supports it, see :func:`bf16_supported`; a plain no-op when off).
 :func:`evaluating` switches a model to eval mode for a measurement and back to its old mode.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 from torch import Tensor, nn
@@ -105,6 +107,50 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
+def bf16_supported(device: torch.device | str = "cpu") -> bool:
+    """Whether bf16 autocast runs natively on ``device``: a CPU with bf16 instructions (AVX-512
+    BF16, AMX, as oneDNN reports them), a CUDA GPU that has bf16, or MPS. A tiny autocast matmul
+    must then also work and give bf16 (so a build without the kernels says no, not crashes)."""
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+        if probe is None or not torch.backends.mkldnn.is_available() or not probe():
+            return False
+    elif dev.type == "cuda":
+        if not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
+            return False
+    elif dev.type != "mps":
+        return False
+    try:
+        a = torch.ones(4, 4, device=dev)
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
+            return (a @ a).dtype == torch.bfloat16
+    except (RuntimeError, TypeError, ValueError):
+        return False
+
+
+def autocast(device: torch.device | str, bf16: bool) -> AbstractContextManager[object]:
+    """The context of a forward pass: bf16 autocast on ``device`` when ``bf16`` is true and the
+    device supports it (:func:`bf16_supported`), else nothing at all (plain float32, bit for bit).
+
+    Autocast runs the matrix products in bf16 (about twice the speed on a CPU with bf16 units,
+    half the memory traffic) and keeps reductions such as the softmax and the loss in float32.
+    Where bf16 is not supported it warns once per call and falls back to float32. Run the
+    backward pass outside this context, as PyTorch recommends.
+    """
+    if not bf16:
+        return nullcontext()
+    dev = torch.device(device)
+    if not bf16_supported(dev):
+        warnings.warn(
+            f"bf16 autocast is not supported on this {dev.type} device; training in float32.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return nullcontext()
+    return torch.autocast(dev.type, dtype=torch.bfloat16)
+
+
 # ---------------------------------------------------------------------------------------------
 # Checking the settings of a run, before it starts
 # ---------------------------------------------------------------------------------------------
@@ -120,6 +166,12 @@ def check_int(config: str, name: str, value: object, low: int | None = 1) -> Non
     if not isinstance(value, int) or isinstance(value, bool) or (low is not None and value < low):
         what = {None: "an integer", 1: "a positive integer"}.get(low, f"an integer >= {low}")
         raise ConfigError(f"{config}.{name} must be {what}, got {value!r}.")
+
+
+def check_bool(config: str, name: str, value: object) -> None:
+    """Refuse ``value`` unless it is ``True`` or ``False`` (not 0, 1 or a string like "no")."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{config}.{name} must be True or False, got {value!r}.")
 
 
 def check_number(

@@ -15,7 +15,11 @@ Read this module from top to bottom, like the chapter (notebook 08):
 4. :func:`estimate_loss` and :func:`evaluate` measure the loss in nats per token, the perplexity
    ``exp(loss)`` and the bits per byte ``loss / ln 2 / (bytes per token)``. Bits per byte do not
    depend on the tokenizer, so a character model and a BPE model can be compared.
-5. :func:`train` is the loop. It saves checkpoints (with the optimizer, the position in the
+5. :func:`train` is the loop. Its evaluation records also hold the training speed
+   (``tokens_per_s``, and ``flops_per_s`` from :func:`gptbook.throughput.model_flops_per_token`).
+   Three speed-ups are off by default (so every stored result stays bit for bit): bf16 autocast
+   (``autocast_bf16``), ``torch.compile`` (``compile``) and fused AdamW (``fused_adamw``).
+   It saves checkpoints (with the optimizer, the position in the
    schedule and the state of the batch sampler's random generator) so that a run stopped and
    resumed gives exactly the same losses as a run that never stopped (on the CPU, same seed).
 """
@@ -23,6 +27,7 @@ Read this module from top to bottom, like the chapter (notebook 08):
 from __future__ import annotations
 
 import math
+import shutil
 import signal
 import threading
 import time
@@ -43,7 +48,16 @@ from gptbook.checkpoint import (
     save_checkpoint,
 )
 from gptbook.device import device as pick_device
-from gptbook.optim import check_int, check_number, evaluating, lr_at, optimizer_step
+from gptbook.optim import (
+    autocast,
+    check_bool,
+    check_int,
+    check_number,
+    evaluating,
+    lr_at,
+    optimizer_step,
+)
+from gptbook.throughput import model_flops_per_token
 
 # ---------------------------------------------------------------------------------------------
 # 1. The data: random windows of a long list of token ids
@@ -125,6 +139,12 @@ class TrainConfig:
     then follows whichever is further along, the steps (``step / max_iters``) or the clock
     (``elapsed / time_limit``), and the run stops when either runs out. Such a run depends on the
     machine's speed, so it is not exactly repeatable; leave it ``None`` for exact runs and resumes.
+
+    The speed-ups are off by default. ``autocast_bf16`` runs the training forward passes under
+    bf16 autocast (:func:`gptbook.optim.autocast`; float32 with a warning where the device has no
+    bf16; the losses differ from float32 at the level of bf16 rounding, and evaluations stay in
+    float32). ``compile`` trains through ``torch.compile(model)`` (a slow first step, then faster
+    steps; needs a C++ compiler on the CPU). ``fused_adamw`` uses AdamW's fused kernel.
     """
 
     batch_size: int = 16
@@ -142,6 +162,9 @@ class TrainConfig:
     seed: int = 1337
     device: str | None = None
     time_limit: float | None = None  # seconds of training; see below
+    autocast_bf16: bool = False
+    compile: bool = False
+    fused_adamw: bool = False
 
     def __post_init__(self) -> None:
         name = "TrainConfig"
@@ -153,6 +176,8 @@ class TrainConfig:
         check_number(name, "min_lr", self.min_lr, low=0.0, high=self.lr)
         check_number(name, "weight_decay", self.weight_decay, low=0.0)
         check_number(name, "grad_clip", self.grad_clip, low=0.0, hint="0 turns clipping off")
+        for flag in ("autocast_bf16", "compile", "fused_adamw"):
+            check_bool(name, flag, getattr(self, flag))
         for beta in ("beta1", "beta2"):
             check_number(name, beta, getattr(self, beta), low=0.0, high=1.0, high_open=True)
         if self.time_limit is not None:
@@ -170,6 +195,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """The config of a dict from :meth:`to_dict`. Keys it does not know are dropped and
+        missing keys take their defaults, so configs saved by older versions still load."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -183,7 +210,8 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on the 2-D weights (matrices and embeddings) only.
 
     Decay pulls weights toward zero; on a bias or a layer norm's scale that only hurts, so those
-    (the 1-D parameters) go in a group without decay.
+    (the 1-D parameters) go in a group without decay. ``cfg.fused_adamw`` asks for AdamW's fused
+    kernel (one pass over all the tensors instead of a loop of small operations).
     """
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
@@ -192,7 +220,8 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
         {"params": decay, "weight_decay": cfg.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    options: dict[str, Any] = {"fused": True} if cfg.fused_adamw else {}
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **options)
 
 
 def learning_rate(step: int, cfg: TrainConfig, elapsed: float | None = None) -> float:
@@ -303,6 +332,29 @@ def _finish_before_interrupt() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+class CompileUnavailableError(RuntimeError):
+    """``TrainConfig.compile`` was asked for, but ``torch.compile`` cannot run here."""
+
+
+def compiled(model: nn.Module, device: torch.device) -> nn.Module:
+    """``torch.compile(model)`` for training on ``device``, or a clear error where it cannot run.
+
+    The compiled module shares the model's parameters; checkpoints keep saving ``model`` itself
+    (so their keys do not change).
+    """
+    if not torch._dynamo.is_dynamo_supported():
+        raise CompileUnavailableError(
+            "TrainConfig.compile=True, but torch.compile does not support this Python or "
+            "platform; train with compile=False."
+        )
+    if device.type == "cpu" and not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
+        raise CompileUnavailableError(
+            "TrainConfig.compile=True needs a C++ compiler on the CPU (c++, g++ or clang++ on "
+            "the PATH), and none was found; install one or train with compile=False."
+        )
+    return torch.compile(model)
+
+
 def train(
     model: nn.Module,
     train_ids: Sequence[int] | Tensor,
@@ -332,6 +384,11 @@ def train(
 
     Ctrl-C (``KeyboardInterrupt``) during the run writes a checkpoint of the last finished step
     (with ``checkpoint_path``) and is raised again: ``resume=True`` then continues exactly.
+
+    Evaluation records also hold ``tokens_per_s`` (training tokens per second of training steps
+    since the previous evaluation, not counting evaluations and checkpoints) and ``flops_per_s``
+    (those tokens times :func:`gptbook.throughput.model_flops_per_token`). They depend on the
+    machine; :func:`gptbook.throughput.mfu` relates them to a measured peak.
     """
     dev = torch.device(cfg.device) if cfg.device else pick_device()
     model_context = getattr(getattr(model, "config", None), "context", None)
@@ -345,6 +402,9 @@ def train(
     model.to(dev)
     model.train()
     optimizer = make_optimizer(model, cfg)
+    forward = compiled(model, dev) if cfg.compile else model
+    precision = autocast(dev, cfg.autocast_bf16)  # a no-op unless bf16 autocast is on
+    flops_per_token = model_flops_per_token(model, cfg.context)
     sampler = torch.Generator().manual_seed(cfg.seed)  # draws the training batches
     history: list[dict[str, Any]] = []
     done = 0  # optimisation steps finished
@@ -380,6 +440,7 @@ def train(
         elapsed_before = float(extra.get("elapsed", 0.0))
 
     t0 = time.perf_counter() - elapsed_before
+    timing = {"start": time.perf_counter(), "steps": 0}  # training steps since the last evaluation
     # The random states right after step `done`: what a resumed run starts from.
     sampler_state, rng_state = sampler.get_state(), torch.get_rng_state()
 
@@ -398,6 +459,11 @@ def train(
         )
 
     def measure(record: dict[str, Any]) -> None:
+        seconds = time.perf_counter() - timing["start"]
+        if timing["steps"] and seconds > 0:
+            tokens_per_s = timing["steps"] * cfg.batch_size * cfg.context / seconds
+            record["tokens_per_s"] = tokens_per_s
+            record["flops_per_s"] = tokens_per_s * flops_per_token
         args = (cfg.batch_size, cfg.eval_iters)
         record["train_loss"] = estimate_loss(model, train_data, *args, cfg.seed + 1, dev)
         record["val_loss"] = estimate_loss(model, val_data, *args, cfg.seed + 2, dev)
@@ -418,7 +484,8 @@ def train(
         for step in bar:
             lr = learning_rate(step, cfg, time.perf_counter() - t0)
             x, y = train_data.batch(cfg.batch_size, sampler, dev)
-            _, loss = model(x, y)
+            with precision:
+                _, loss = forward(x, y)
             clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
             with _finish_before_interrupt():
                 norm = optimizer_step(loss, optimizer, lr=lr, clip=clip, params=model.parameters())
@@ -430,6 +497,7 @@ def train(
                 }
                 history.append(record)
                 done = step + 1
+                timing["steps"] += 1
                 sampler_state, rng_state = sampler.get_state(), torch.get_rng_state()
 
             out_of_time = cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit
@@ -441,11 +509,13 @@ def train(
                 checkpoint()
                 if callback is not None:
                     callback(record, model)
+                timing.update(start=time.perf_counter(), steps=0)
             if out_of_time:
                 break
     except KeyboardInterrupt:
         if history and "elapsed" not in history[-1]:  # a measurement cut short: redone on resume
-            for key in ("train_loss", "val_loss", "val_perplexity", "val_bpb"):
+            keys = ("train_loss", "val_loss", "val_perplexity", "val_bpb")
+            for key in (*keys, "tokens_per_s", "flops_per_s"):
                 history[-1].pop(key, None)
         checkpoint()
         raise

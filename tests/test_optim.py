@@ -8,7 +8,17 @@ import math
 import pytest
 import torch
 
-from gptbook.optim import ConfigError, check_int, check_number, evaluating, lr_at, optimizer_step
+from gptbook.optim import (
+    ConfigError,
+    autocast,
+    bf16_supported,
+    check_bool,
+    check_int,
+    check_number,
+    evaluating,
+    lr_at,
+    optimizer_step,
+)
 
 # The schedules the loops had before they shared lr_at, written out as they were.
 
@@ -109,3 +119,49 @@ def test_checks_refuse_bad_numbers_with_the_field_named():
         with pytest.raises(ConfigError, match="Cfg.x must be a finite number"):
             check_number("Cfg", "x", bad)
     assert issubclass(ConfigError, ValueError)
+
+
+# --------------------------------------------------------------------------- mixed precision
+
+
+def test_autocast_off_is_plain_float32():
+    a = torch.randn(8, 8)
+    with autocast("cpu", bf16=False):
+        out = a @ a
+    assert out.dtype == torch.float32
+    assert torch.equal(out, a @ a)
+
+
+def test_bf16_supported_answers_yes_or_no_without_crashing():
+    assert isinstance(bf16_supported("cpu"), bool)
+    assert bf16_supported("meta") is False  # no autocast there
+
+
+@pytest.mark.skipif(not bf16_supported("cpu"), reason="this CPU has no native bf16")
+def test_autocast_on_runs_matrix_products_in_bf16():
+    a = torch.randn(8, 8)
+    context = autocast("cpu", bf16=True)
+    for _ in range(2):  # one context, entered once per step
+        with context:
+            out = a @ a
+        assert out.dtype == torch.bfloat16
+        assert (a @ a).dtype == torch.float32  # and off again after the block
+    torch.testing.assert_close(out.float(), a @ a, rtol=2e-2, atol=5e-2)
+
+
+def test_autocast_without_bf16_warns_and_stays_float32(monkeypatch):
+    import gptbook.optim
+
+    monkeypatch.setattr(gptbook.optim, "bf16_supported", lambda device: False)
+    with pytest.warns(RuntimeWarning, match="bf16 autocast is not supported"):
+        context = autocast("cpu", bf16=True)
+    with context:
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_check_bool_refuses_what_only_looks_like_a_bool():
+    check_bool("Cfg", "flag", True)
+    check_bool("Cfg", "flag", False)
+    for value in (0, 1, "no", None):
+        with pytest.raises(ConfigError, match="Cfg.flag must be True or False"):
+            check_bool("Cfg", "flag", value)

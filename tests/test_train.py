@@ -7,20 +7,23 @@ import math
 import os
 import signal
 import time
+from dataclasses import replace
 
 import pytest
 import torch
 
 from gptbook.checkpoint import load_checkpoint
 from gptbook.model import GPT
-from gptbook.optim import ConfigError
+from gptbook.optim import ConfigError, bf16_supported
 from gptbook.train import (
+    CompileUnavailableError,
     DataTooShortError,
     TokenDataset,
     TrainConfig,
     _finish_before_interrupt,
     bits_per_byte,
     bytes_per_token,
+    compiled,
     estimate_loss,
     eval_records,
     evaluate,
@@ -389,3 +392,165 @@ def test_resume_from_a_finished_model_file_names_the_problem(tmp_path, tiny_gpt,
     ids = pattern_ids(200, 11)
     with pytest.raises(NotResumableError, match="cannot be resumed"):
         train(model, ids, ids, cfg, checkpoint_path=path, resume=True, progress=False)
+
+
+# --------------------------------------------------------------------------- speed-ups
+
+
+def reference_losses(model: GPT, train_ids, cfg: TrainConfig) -> list[float]:
+    """The training loop as it was before the speed-ups, written out: batch, forward, update."""
+    from gptbook.optim import optimizer_step
+
+    data = TokenDataset(train_ids, cfg.context)
+    optimizer = make_optimizer(model, cfg)
+    sampler = torch.Generator().manual_seed(cfg.seed)
+    losses = []
+    for step in range(cfg.max_iters):
+        x, y = data.batch(cfg.batch_size, sampler, "cpu")
+        _, loss = model(x, y)
+        lr = learning_rate(step, cfg)
+        optimizer_step(loss, optimizer, lr=lr, clip=cfg.grad_clip, params=model.parameters())
+        losses.append(loss.item())
+    return losses  # (measurements run in eval mode with their own generators: no draws here)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_default_speed_settings_give_bit_identical_losses(tiny_model, pattern_ids, dropout):
+    """The speed-ups are off by default, and off means the old arithmetic, bit for bit."""
+    cfg = small_cfg(max_iters=10, eval_interval=100)  # one evaluation, at the end
+    assert not (cfg.autocast_bf16 or cfg.compile or cfg.fused_adamw)
+    torch.manual_seed(3)
+    history = train(tiny_model(dropout=dropout), pattern_ids(), pattern_ids(100), cfg,
+                    progress=False)
+    torch.manual_seed(3)
+    expected = reference_losses(tiny_model(dropout=dropout), pattern_ids(), cfg)
+    assert [h["loss"] for h in history] == expected
+
+
+def test_evaluation_records_carry_tokens_and_flops_per_second(tiny_model, pattern_ids):
+    from gptbook.throughput import model_flops_per_token
+
+    model = tiny_model()
+    cfg = small_cfg()
+    history = train(model, pattern_ids(), pattern_ids(100), cfg, progress=False)
+    evals = eval_records(history)
+    assert [r["step"] for r in evals] == [4, 8, 12]
+    per_token = model_flops_per_token(model, cfg.context)
+    for r in evals:
+        assert r["tokens_per_s"] > 0 and math.isfinite(r["tokens_per_s"])
+        assert r["flops_per_s"] == pytest.approx(r["tokens_per_s"] * per_token)
+    assert not any("tokens_per_s" in r for r in history if "val_loss" not in r)
+
+
+BF16_TOLERANCE = 0.05  # nats: bf16 keeps 8 bits of mantissa; 20 steps drift far less than this
+
+
+@pytest.mark.skipif(not bf16_supported("cpu"), reason="this CPU has no native bf16")
+def test_bf16_autocast_trains_within_tolerance_of_float32(tiny_model, pattern_ids):
+    cfg = small_cfg(max_iters=20, eval_interval=10)
+    runs = {}
+    for bf16 in (False, True):
+        runs[bf16] = train(tiny_model(), pattern_ids(), pattern_ids(100),
+                           replace(cfg, autocast_bf16=bf16), progress=False)
+    fp32, bf16 = runs[False], runs[True]
+    gaps = [abs(a["loss"] - b["loss"]) for a, b in zip(fp32, bf16)]
+    assert max(gaps) < BF16_TOLERANCE
+    assert max(gaps) > 0  # it really ran in bf16
+    assert abs(fp32[-1]["val_loss"] - bf16[-1]["val_loss"]) < BF16_TOLERANCE
+
+
+def test_bf16_autocast_falls_back_to_float32_with_a_warning(monkeypatch, tiny_model, pattern_ids):
+    import gptbook.optim
+
+    monkeypatch.setattr(gptbook.optim, "bf16_supported", lambda device: False)
+    cfg = small_cfg(max_iters=6)
+    plain = train(tiny_model(), pattern_ids(), pattern_ids(100), cfg, progress=False)
+    with pytest.warns(RuntimeWarning, match="training in float32"):
+        fallback = train(tiny_model(), pattern_ids(), pattern_ids(100),
+                         replace(cfg, autocast_bf16=True), progress=False)
+    assert [h["loss"] for h in fallback] == [h["loss"] for h in plain]
+
+
+def test_fused_adamw_matches_the_default_adamw(tiny_model, pattern_ids):
+    cfg = small_cfg(max_iters=20, eval_interval=10)
+    models = {fused: tiny_model() for fused in (False, True)}
+    runs = {
+        fused: train(m, pattern_ids(), pattern_ids(100), replace(cfg, fused_adamw=fused),
+                     progress=False)
+        for fused, m in models.items()
+    }
+    assert make_optimizer(models[True], replace(cfg, fused_adamw=True)).defaults["fused"]
+    losses = [[h["loss"] for h in runs[f]] for f in (False, True)]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5, abs=1e-6)
+    for a, b in zip(models[False].parameters(), models[True].parameters()):
+        # weights near 0 move by Adam's eps-sized steps, where rounding order shows most
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=2e-4)
+
+
+def test_compile_trains_through_torch_compile(monkeypatch, tiny_model, pattern_ids):
+    """The wiring only (a real compile takes a minute): the compiled module does the training
+    forward passes, and the losses are those of the model itself."""
+    calls = []
+
+    def fake_compile(model):
+        calls.append(model)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    cfg = small_cfg(max_iters=6)
+    plain = train(tiny_model(), pattern_ids(), pattern_ids(100), cfg, progress=False)
+    model = tiny_model()
+    run = train(model, pattern_ids(), pattern_ids(100), replace(cfg, compile=True),
+                progress=False)
+    assert calls == [model]
+    assert [h["loss"] for h in run] == [h["loss"] for h in plain]
+
+
+def test_compile_without_a_compiler_or_dynamo_is_a_clear_error(monkeypatch, tiny_model):
+    import gptbook.train
+
+    monkeypatch.setattr(gptbook.train.shutil, "which", lambda name: None)
+    with pytest.raises(CompileUnavailableError, match="needs a C\\+\\+ compiler"):
+        compiled(tiny_model(), torch.device("cpu"))
+    monkeypatch.setattr(torch._dynamo, "is_dynamo_supported", lambda: False)
+    with pytest.raises(CompileUnavailableError, match="compile=False"):
+        compiled(tiny_model(), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("field", ["autocast_bf16", "compile", "fused_adamw"])
+@pytest.mark.parametrize("value", [1, 0, "yes", None])
+def test_speed_switches_must_be_true_or_false(field, value):
+    with pytest.raises(ConfigError, match=f"TrainConfig.{field} must be True or False"):
+        TrainConfig(**{field: value})
+
+
+def test_train_config_round_trips_and_old_configs_still_load():
+    cfg = TrainConfig(autocast_bf16=True, compile=True, fused_adamw=True, time_limit=5.0)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    old = TrainConfig().to_dict()
+    for key in ("autocast_bf16", "compile", "fused_adamw"):
+        del old[key]  # a config saved before the speed-ups
+    assert TrainConfig.from_dict(old) == TrainConfig()
+    assert TrainConfig.from_dict({**old, "a_future_knob": 3}) == TrainConfig()
+
+
+def test_a_checkpoint_from_before_the_speed_ups_resumes_exactly(tmp_path, tiny_model, pattern_ids):
+    cfg = small_cfg(max_iters=16, eval_interval=4)
+    train_ids, val_ids = pattern_ids(), pattern_ids(100)
+    full = train(tiny_model(), train_ids, val_ids, cfg, progress=False)
+
+    def stop_at_8(record, model):
+        if record["step"] == 8:
+            raise Stop
+
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(Stop):
+        train(tiny_model(), train_ids, val_ids, cfg, checkpoint_path=ckpt, callback=stop_at_8,
+              progress=False)
+    state = torch.load(ckpt, weights_only=True)
+    for key in ("autocast_bf16", "compile", "fused_adamw"):
+        del state["extra"]["train_config"][key]
+    torch.save(state, ckpt)
+    resumed = train(tiny_model(seed=5), train_ids, val_ids, cfg, checkpoint_path=ckpt,
+                    resume=True, progress=False)
+    assert [h["loss"] for h in resumed] == [h["loss"] for h in full]
