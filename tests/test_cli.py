@@ -58,49 +58,13 @@ def test_train_writes_model_checkpoint_tokenizer_and_record(trained):
 
 def test_generate_continues_the_prompt(trained, capsys):
     _, out = trained
-    code = main(
-        [
-            "generate",
-            "--checkpoint",
-            str(out),
-            "--prompt",
-            "ROMEO:",
-            "--tokens",
-            "30",
-            "--temperature",
-            "0.8",
-            "--top-k",
-            "10",
-            "--seed",
-            "3",
-            "--device",
-            "cpu",
-        ]
-    )
+    args = ["generate", "--checkpoint", str(out), "--prompt", "ROMEO:", "--tokens", "30",
+            "--temperature", "0.8", "--top-k", "10", "--seed", "3", "--device", "cpu"]
+    code = main(args)
     text = capsys.readouterr().out
     assert code == 0
-    assert (
-        text.startswith("ROMEO:") and len(text.rstrip("\n")) == len("ROMEO:") + 30
-    )  # one char per token
-    main(
-        [
-            "generate",
-            "--checkpoint",
-            str(out),
-            "--prompt",
-            "ROMEO:",
-            "--tokens",
-            "30",
-            "--temperature",
-            "0.8",
-            "--top-k",
-            "10",
-            "--seed",
-            "3",
-            "--device",
-            "cpu",
-        ]
-    )
+    assert text.startswith("ROMEO:") and len(text.rstrip("\n")) == len("ROMEO:") + 30  # a char a token
+    main(args)
     assert capsys.readouterr().out == text  # same seed, same text
 
 
