@@ -275,6 +275,8 @@ class GPT(nn.Module):
                 f"Crop the input to its last {C - start} tokens "
                 "(gptbook.sampling.generate does this for you)."
             )
+        if torch.compiler.is_compiling():
+            return  # reading the ids back to Python would break the compiled graph
         lo, hi = int(idx.min()), int(idx.max())
         if lo < 0 or hi >= self.config.vocab_size:
             raise ValueError(

@@ -40,6 +40,10 @@ import regex
 # GPT-2's pre-tokenizer: contractions, words (with one leading space), numbers, punctuation runs,
 # and whitespace. A merge never crosses the boundary between two chunks.
 GPT2_SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+# The book's base model: the same, except that every digit is a chunk of its own, so no merge
+# joins digits and "1234" is four tokens. Arithmetic then sees the place value of each digit
+# (LLaMA split digits the same way).
+DIGIT_SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 ENDOFTEXT = "<|endoftext|>"
 
 # No real tokenizer comes near this (GPT-4o's has about 200k tokens); a file that claims more is
