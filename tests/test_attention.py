@@ -123,8 +123,41 @@ def test_attention_view_matches_the_model_and_crops_long_text(tiny_gpt):
     assert torch.allclose(torch.from_numpy(view.weights), expected)
     assert abs(view.weights.sum(1) - 1).max() < 1e-5
     assert "layer 1, head 2: 7 tokens" in view.summary()
+    kept = float(view.weights.diagonal()[1:].mean())  # token 0 (always 100 %) is left out
+    assert f"tokens 1 to 6 give on average {kept:.0%} of their attention to themselves" in view.summary()
+    one = attention_view(model, tok, "a", layer=0, head=0)
+    assert one.summary().endswith("a single token can only look at itself.")
     long = attention_view(model, tok, "abcdefghijklmnop", max_tokens=100)  # context is 8
     assert long.tokens == list("ijklmnop")
+
+
+def test_the_self_share_leaves_out_token_0():
+    import numpy as np
+
+    from gptbook.widgets.attention import AttentionView
+
+    w = np.array([[1.0, 0, 0], [0.8, 0.2, 0], [0.6, 0.2, 0.2]])  # rows 1 and 2 keep 20 % each
+    view = AttentionView("abc", 0, 0, [0, 1, 2], ["a", "b", "c"], w)
+    assert "give on average 20% of their attention to themselves" in view.summary()
+
+
+def test_attention_grid_labels_every_head_and_has_one_colour_bar(tiny_gpt):
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from gptbook.widgets.attention import all_attention, attention_grid
+
+    model, tok = _tiny_model_and_tokenizer(tiny_gpt)
+    ids = tok.encode("abc def")
+    fig = attention_grid(all_attention(model, ids)[1], [tok.decode([i]) for i in ids], layer=1)
+    heatmaps = [ax for ax in fig.axes if ax.get_title().startswith("head")]
+    assert [ax.get_title() for ax in heatmaps] == ["head 0", "head 1", "head 2"]
+    assert [t.get_text() for t in heatmaps[0].get_yticklabels()] == list("abc def")
+    assert len(fig.axes) == 4 and fig.axes[-1].get_ylabel() == "attention weight"  # the colour bar
+    assert "Layer 1" in fig._suptitle.get_text()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="shape"):
+        attention_grid(np.zeros((3, 4, 4)), list("abc"), layer=0)
 
 
 def test_attention_widget_refuses_bad_input_with_a_message(tiny_gpt):

@@ -122,6 +122,17 @@ def test_figure_has_one_bar_per_token(model, tok):
     view = next_token_view(model, tok, "To be", 1.0, top=4)
     fig = view_figure(view)
     assert len(fig.axes[0].patches) == 4
+    assert fig.axes[0].get_title() == "after 'To be' at T = 1.00"
+    plt.close(fig)
+
+
+def test_figure_title_can_be_replaced_for_side_by_side_charts(model, tok):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2)
+    for ax, t in zip(axes, (0.5, 2.0)):
+        view_figure(next_token_view(model, tok, "To be", t, top=3), ax=ax, title=f"T = {t}")
+    assert [ax.get_title() for ax in axes] == ["T = 0.5", "T = 2.0"]
     plt.close(fig)
 
 

@@ -3,7 +3,8 @@
 :func:`attention_view` is the plain function: it encodes a text, runs the model once, and returns
 the tokens and the attention weights of one layer and head. Row ``i`` of the ``T x T`` matrix says
 how much token ``i`` looks at each token ``j <= i``; every row sums to 1. :func:`attention_figure`
-draws it as a heatmap, and :func:`attention_widget` is the ipywidgets layer: a text box, a layer
+draws it as a heatmap, :func:`attention_grid` draws every head of a layer side by side, and
+:func:`attention_widget` is the ipywidgets layer: a text box, a layer
 slider, a head slider, the heatmap and a one-line summary.
 
 Bad input (an empty text, a layer or head that does not exist, text the tokenizer refuses) is
@@ -13,6 +14,7 @@ texts are cut to their last ``max_tokens`` tokens so the heatmap stays readable.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,14 +42,23 @@ class AttentionView:
     weights: np.ndarray  # (T, T), rows sum to 1, zero above the diagonal
 
     def summary(self) -> str:
-        """Where the last token looks most, and how much of each row stays on the token itself."""
+        """Where the last token looks most, and how much of its attention a token keeps on itself.
+
+        The share kept on itself is averaged over tokens 1 .. T-1: token 0 has nothing else to
+        look at, so its weight on itself is always 1 and would only inflate the average.
+        """
         last = self.weights[-1]
         j = int(last.argmax())
-        diag = float(np.diag(self.weights).mean())
-        return (
+        head = (
             f"layer {self.layer}, head {self.head}: {len(self.tokens)} tokens. The last token "
-            f"{self.tokens[-1]!r} looks most at token {j} {self.tokens[j]!r} ({last[j]:.0%}); "
-            f"on average a token gives {diag:.0%} of its attention to itself."
+            f"{self.tokens[-1]!r} looks most at token {j} {self.tokens[j]!r} ({last[j]:.0%})"
+        )
+        if len(self.tokens) == 1:
+            return head + "; a single token can only look at itself."
+        diag = float(np.diag(self.weights)[1:].mean())
+        return head + (
+            f"; tokens 1 to {len(self.tokens) - 1} give on average {diag:.0%} of their attention "
+            "to themselves (token 0 can only look at itself)."
         )
 
 
@@ -134,6 +145,50 @@ def attention_figure(view: AttentionView, ax: Any = None) -> Any:
     ax.set_title(f"layer {view.layer}, head {view.head}", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
     fig.tight_layout()
+    return fig
+
+
+def attention_grid(weights: np.ndarray, tokens: list[str], layer: int, max_cols: int = 4) -> Any:
+    """Every head of one layer side by side: ``weights`` is ``(n_head, T, T)``, ``tokens`` the
+    ``T`` token labels. Each heatmap is labelled with its head, the outer axes carry the tokens
+    (rows: the token that looks; columns: the token looked at) and one colour bar serves them all.
+    The upper triangle, which the causal mask forbids, is left blank."""
+    import matplotlib.pyplot as plt
+
+    weights = np.asarray(weights)
+    if weights.ndim != 3 or weights.shape[1:] != (len(tokens), len(tokens)):
+        raise ValueError(
+            f"attention_grid needs weights of shape (heads, T, T) with T = {len(tokens)} tokens, "
+            f"got {weights.shape}."
+        )
+    n_head, T = weights.shape[0], len(tokens)
+    cols = math.ceil(n_head / math.ceil(n_head / max_cols))  # rows evenly filled
+    rows = math.ceil(n_head / cols)
+    side = 2.2 + 0.07 * T
+    fig, axes = plt.subplots(rows, cols, figsize=(side * cols + 1.2, side * rows + 0.9),
+                             squeeze=False, layout="constrained")
+    future = np.triu(np.ones((T, T), dtype=bool), k=1)
+    small = max(4.5, min(8.0, 240 / T))  # tick font size (points): smaller for long texts
+    im = None
+    for hd, ax in enumerate(axes.flat):
+        if hd >= n_head:
+            ax.axis("off")
+            continue
+        im = ax.imshow(np.ma.masked_where(future, weights[hd]), cmap="viridis", vmin=0, vmax=1)
+        ax.set_title(f"head {hd}", fontsize=9)
+        r, c = divmod(hd, cols)
+        if c == 0:
+            ax.set_yticks(range(T), tokens, fontsize=small, fontfamily="monospace")
+            ax.set_ylabel("looking (query)", fontsize=8)
+        else:
+            ax.set_yticks([])
+        if r == rows - 1 or hd + cols >= n_head:  # the lowest heatmap of its column
+            ax.set_xticks(range(T), tokens, rotation=90, fontsize=small, fontfamily="monospace")
+            ax.set_xlabel("looked at (key)", fontsize=8)
+        else:
+            ax.set_xticks([])
+    fig.colorbar(im, ax=axes, shrink=0.8, label="attention weight")
+    fig.suptitle(f"Layer {layer}: the attention weights of each of its {n_head} heads", fontsize=11)
     return fig
 
 

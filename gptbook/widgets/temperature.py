@@ -164,8 +164,11 @@ def next_token_view(
     )
 
 
-def view_figure(view: NextTokenView, ax: Any = None) -> Any:
-    """A horizontal bar chart of ``view`` (likeliest at the top), probabilities on the bars."""
+def view_figure(view: NextTokenView, ax: Any = None, title: str | None = None) -> Any:
+    """A horizontal bar chart of ``view`` (likeliest at the top), probabilities on the bars.
+
+    ``title`` replaces the default title (the prompt and the temperature): side-by-side charts of
+    one prompt put the prompt once above them all and only ``"T = ..."`` on each."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -180,8 +183,10 @@ def view_figure(view: NextTokenView, ax: Any = None) -> Any:
         ax.text(min(p, 0.82) + 0.01, yy, f"{p:.3f}", va="center", fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability of being the next token")
-    prompt = view.prompt if len(view.prompt) <= 40 else "…" + view.prompt[-39:]
-    ax.set_title(f"after {prompt!r} at T = {view.temperature:.2f}", fontsize=10)
+    if title is None:
+        prompt = view.prompt if len(view.prompt) <= 40 else "…" + view.prompt[-39:]
+        title = f"after {prompt!r} at T = {view.temperature:.2f}"
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
 

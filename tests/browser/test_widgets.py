@@ -442,7 +442,7 @@ def check_attention_widget(nb, model: str, tokenizer: str, shot: str, max_tokens
         expect_new_picture(nb, chart, shown)
 
     expect_view()  # the starting text, line breaks and all, is what the box holds
-    nb.type_into(text_box, "ROMEO:\nBut soft, what light through yonder window breaks?")
+    nb.type_into(text_box, "Romeo.\nBut soft! what light through yonder window breaks?")
     nb.page.keyboard.press("Tab")  # the text box updates when it loses focus
     expect(summary).to_contain_text("'?'")  # the last token is now the question mark
     expect_view()
