@@ -13,8 +13,16 @@ Read from top to bottom, like the chapter (Radford et al., 2018; Howard and Rude
 5. :func:`train_classifier` is the loop and :func:`fine_tune_classifier` the chapter's whole run
    (:data:`SPAM_RECIPE`); :func:`evaluate_classifier` reports accuracy, spam recall and precision,
    and :func:`classify` labels one message.
-6. The baseline to beat: :func:`label_logprobs` scores zero-shot and few-shot prompts of the base
-   model, with no training at all.
+6. The baselines to beat: :func:`label_logprobs` and :func:`prompt_scores` score zero-shot and
+   few-shot prompts of the base model (worked examples from :func:`choose_shots`), with no
+   training at all.
+7. Measuring fairly: every method gives a spam score; :func:`measure` chooses the threshold on the
+   validation part (:func:`choose_threshold`, best F1) and reports the test part once, with
+   precision, recall, F1 and the threshold-free :func:`roc_auc`.
+8. A linear probe (:func:`message_features`, :func:`fit_probe`): a logistic regression on the
+   frozen model's features, trained to convergence, its L2 strength chosen on validation.
+
+:mod:`gptbook.spam_runs` runs the chapter's whole comparison over several seeds.
 
 Padding, batches of similar length and freezing are shared with chapter 10 (:mod:`gptbook.tuning`).
 """
@@ -34,7 +42,7 @@ from torch import Tensor, nn
 from gptbook.attention import KVCache
 from gptbook.data import Message
 from gptbook.model import GPT
-from gptbook.optim import check_int, evaluating
+from gptbook.optim import check_int, check_number, evaluating
 from gptbook.tuning import (
     NoDataError,
     PromptTooLongError,
@@ -358,6 +366,15 @@ def train_classifier(
     return history
 
 
+def new_classifier(gpt: GPT, trainable_blocks: int | None, seed: int) -> GPTClassifier:
+    """A :class:`GPTClassifier` on a *copy* of ``gpt`` (which stays unchanged), its head drawn
+    with ``seed``, everything but ``trainable_blocks`` frozen (:func:`freeze`)."""
+    torch.manual_seed(seed)
+    clf = GPTClassifier(copy.deepcopy(gpt)).to(next(gpt.parameters()).device)
+    freeze(clf, trainable_blocks)
+    return clf
+
+
 def fine_tune_classifier(
     gpt: GPT,
     train: EncodedMessages,
@@ -376,9 +393,7 @@ def fine_tune_classifier(
             "There are no training messages (is the data file empty?); "
             "fine-tuning needs at least one labelled message."
         )
-    torch.manual_seed(recipe.seed)
-    clf = GPTClassifier(copy.deepcopy(gpt)).to(next(gpt.parameters()).device)
-    freeze(clf, trainable_blocks)
+    clf = new_classifier(gpt, trainable_blocks, recipe.seed)
     t0 = time.perf_counter()
     data = precompute(clf, train) if clf.frozen_blocks() else train
     losses = train_classifier(clf, data, recipe, progress=progress)
@@ -401,19 +416,26 @@ def classifier_logits(
 
 @dataclass
 class Report:
-    """Accuracy, spam recall and precision, and the confusion matrix ``[true][predicted]``."""
+    """Accuracy, spam recall, precision and F1, and the confusion matrix ``[true][predicted]``.
+
+    F1 is the harmonic mean of precision and recall, ``2 TP / (2 TP + FP + FN)``. A classifier that
+    flags no message has precision 0 (by convention) and F1 0.
+    """
 
     confusion: list[list[int]]
     accuracy: float = field(init=False)
     spam_recall: float = field(init=False)
     spam_precision: float = field(init=False)
+    f1: float = field(init=False)
 
     def __post_init__(self) -> None:
         (tn, fp), (fn, tp) = self.confusion
         total = tn + fp + fn + tp
         self.accuracy = (tn + tp) / total if total else float("nan")
         self.spam_recall = tp / (tp + fn) if tp + fn else float("nan")
-        self.spam_precision = tp / (tp + fp) if tp + fp else float("nan")
+        # no spam flagged: precision is undefined; count it as 0 so that F1 is 0, not NaN
+        self.spam_precision = tp / (tp + fp) if tp + fp else 0.0
+        self.f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
 
 
 def confusion_matrix(
@@ -538,3 +560,322 @@ def label_logprobs(
                     pos = torch.arange(starts[i] - 1, starts[i] - 1 + len(lab))
                     out[i, j] = logp[r, pos, torch.tensor(lab)].sum()
     return out
+
+
+ADULT_WORDS = (
+    "sex", "shit", "fuck", "porn", "xxx", "horny", "naughty", "filthy", "girl", "babe", "nude",
+    "naked", "bitch", "dick", "slut", "dating", "adult", "kiss", "fck",
+)  # fmt: skip
+"""Word pieces that keep a message out of the worked examples, so printed prompts stay neutral."""
+
+
+def choose_shots(
+    messages: Sequence[Message],
+    tokenizer,
+    per_class: int = 1,
+    seed: int = 0,
+    min_tokens: int = 6,
+    max_tokens: int = 20,
+) -> list[Message]:
+    """Worked examples for a few-shot prompt: ``per_class`` spam and ``per_class`` ham messages,
+    drawn with ``seed`` from ``messages`` (the training part), in a seeded random order.
+
+    Only messages of ``min_tokens .. max_tokens`` tokens qualify (short enough to leave room for
+    the message to label, long enough to say something), and none with a piece of
+    :data:`ADULT_WORDS` (much SMS spam is adult content; the book prints its prompts).
+    """
+    check_int("choose_shots", "per_class", per_class, low=1)
+    rng = random.Random(seed)
+    shots: list[Message] = []
+    for label in LABELS:
+        pool = [
+            m
+            for m in messages
+            if m.label == label
+            and min_tokens <= len(tokenizer.encode(m.text)) <= max_tokens
+            and not any(w in m.text.lower() for w in ADULT_WORDS)
+        ]
+        if len(pool) < per_class:
+            raise NoDataError(
+                f"Only {len(pool)} {label} messages of {min_tokens}..{max_tokens} tokens to choose "
+                f"{per_class} worked examples from; allow longer examples or give more messages."
+            )
+        shots += rng.sample(pool, per_class)
+    rng.shuffle(shots)
+    return shots
+
+
+def prompt_scores(
+    gpt: GPT,
+    tokenizer,
+    messages: Sequence[Message],
+    shots: Sequence[Message] = (),
+    max_message_tokens: int = 80,
+    batch_size: int = 32,
+) -> Tensor:
+    """The base model's spam score of each message, ``log p(" spam") - log p(" ham")`` after the
+    prompt: zero-shot without ``shots``, few-shot with them as worked examples.
+
+    Each message keeps at most its first ``max_message_tokens`` tokens, fewer when the worked
+    examples leave less room in the context. A higher score means "more like spam"; a threshold
+    chosen on validation messages (:func:`choose_threshold`) turns scores into labels.
+    """
+    check_int("prompt_scores", "max_message_tokens", max_message_tokens, low=1)
+    prefix = few_shot_prefix(shots) if shots else ""
+    frame = len(tokenizer.encode(ZERO_SHOT_TEMPLATE.format(text="")))  # the template's own tokens
+    label_tokens = max(len(tokenizer.encode(lab)) for lab in (" ham", " spam"))
+    n_prefix = len(tokenizer.encode(prefix)) if prefix else 0
+    room = min(max_message_tokens, gpt.config.context - n_prefix - frame - label_tokens - 2)
+    if room < 8:
+        raise PromptTooLongError(
+            f"The {len(shots)} worked examples take {n_prefix} of the {gpt.config.context} tokens "
+            "of context and leave no room for a message; use fewer or shorter worked examples."
+        )
+    prompts = [
+        ZERO_SHOT_TEMPLATE.format(text=tokenizer.decode(tokenizer.encode(m.text)[:room]))
+        for m in messages
+    ]
+    logp = label_logprobs(gpt, tokenizer, prompts, prefix=prefix, batch_size=batch_size)
+    return logp[:, 1] - logp[:, 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. Measuring fairly: a spam score, a threshold chosen on validation, ROC AUC
+# ---------------------------------------------------------------------------------------------
+
+
+def spam_scores(clf: GPTClassifier, data: EncodedMessages | Features) -> Tensor:
+    """The classifier's spam score of each message: the spam logit minus the ham logit."""
+    logits = classifier_logits(clf, data)
+    return logits[:, 1] - logits[:, 0]
+
+
+def _check_scored(labels: Sequence[int], scores: Sequence[float] | Tensor) -> tuple[Tensor, Tensor]:
+    y = torch.as_tensor(list(labels), dtype=torch.long)
+    s = torch.as_tensor(scores, dtype=torch.float64).flatten().cpu()
+    if len(y) != len(s):
+        raise ValueError(f"{len(y)} labels but {len(s)} scores; they must pair up.")
+    if not ((y == 0) | (y == 1)).all():
+        raise ValueError("Labels must be 0 (ham) or 1 (spam).")
+    if not torch.isfinite(s).all():
+        raise ValueError("Every score must be a finite number; a NaN or inf score cannot be ranked.")
+    return y, s
+
+
+def roc_auc(labels: Sequence[int], scores: Sequence[float] | Tensor) -> float:
+    """The area under the ROC curve: the chance that a random spam message scores higher than a
+    random ham message (a tie counts half). 0.5 is guessing, 1.0 a perfect ranking.
+
+    It needs no threshold, so it measures the scores themselves. Computed from ranks (the
+    Mann-Whitney statistic); tied scores share their average rank.
+    """
+    y, s = _check_scored(labels, scores)
+    n_pos, n_neg = int(y.sum()), int((1 - y).sum())
+    if not n_pos or not n_neg:
+        raise ValueError("ROC AUC needs at least one spam and one ham message.")
+    order = torch.argsort(s)
+    sorted_s = s[order]
+    ranks = torch.empty_like(s)
+    i = 0
+    while i < len(s):  # average ranks over runs of equal scores
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    u = float(ranks[y == 1].sum()) - n_pos * (n_pos + 1) / 2
+    return u / (n_pos * n_neg)
+
+
+def report_at(labels: Sequence[int], scores: Sequence[float] | Tensor, threshold: float) -> Report:
+    """A :class:`Report` of the labels ``score > threshold`` means spam."""
+    y, s = _check_scored(labels, scores)
+    return report(y.tolist(), (s > threshold).long().tolist())
+
+
+def choose_threshold(labels: Sequence[int], scores: Sequence[float] | Tensor) -> float:
+    """The threshold (``score > threshold`` means spam) with the best F1 on these messages.
+
+    Call it on the **validation** part, then use the threshold once on the test part. Candidates
+    lie halfway between neighbouring distinct scores, plus one below all of them (everything is
+    spam); among equal F1s the higher threshold (fewer messages flagged) wins.
+    """
+    y, s = _check_scored(labels, scores)
+    if not len(y):
+        raise NoDataError("There are no messages to choose a threshold on; give at least one.")
+    values = torch.unique(s)  # ascending
+    cuts = torch.cat([values[:1] - 1.0, (values[1:] + values[:-1]) / 2])
+    best, best_f1 = float(cuts[0]), -1.0
+    for t in cuts.flip(0).tolist():  # from the highest threshold down
+        f1 = report_at(y.tolist(), s, t).f1
+        if f1 > best_f1:
+            best, best_f1 = t, f1
+    return best
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One method measured the chapter's way: the threshold chosen on validation, then test
+    accuracy, precision, recall, F1 and the confusion matrix at that threshold, and test ROC AUC."""
+
+    threshold: float
+    val_f1: float
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    auc: float
+    confusion: list[list[int]]
+
+
+def measure(
+    val_labels: Sequence[int],
+    val_scores: Sequence[float] | Tensor,
+    test_labels: Sequence[int],
+    test_scores: Sequence[float] | Tensor,
+) -> Measured:
+    """Choose the threshold on the validation scores, then measure the test scores with it once."""
+    t = choose_threshold(val_labels, val_scores)
+    r = report_at(test_labels, test_scores, t)
+    return Measured(
+        threshold=t,
+        val_f1=report_at(val_labels, val_scores, t).f1,
+        accuracy=r.accuracy,
+        precision=r.spam_precision,
+        recall=r.spam_recall,
+        f1=r.f1,
+        auc=roc_auc(test_labels, test_scores),
+        confusion=r.confusion,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. A linear probe of the frozen features, trained to convergence
+# ---------------------------------------------------------------------------------------------
+
+POOLINGS = ("last", "mean")
+
+
+@torch.no_grad()
+def message_features(
+    gpt: GPT, data: EncodedMessages, batch_size: int = 64, pad_id: int = 0
+) -> dict[str, Tensor]:
+    """Frozen feature vectors of every message, ``(N, d_model)`` on the CPU, two kinds from one
+    pass: ``"last"``, the base model's final hidden state at the last real token (what the
+    classification head reads), and ``"mean"``, the mean over the message's tokens.
+
+    Computed once; a linear probe (:func:`fit_probe`) trains on them.
+    """
+    if not len(data):
+        raise NoDataError("There are no messages to compute features of; give at least one.")
+    dev = next(gpt.parameters()).device
+    out = {p: torch.empty(len(data), gpt.config.d_model) for p in POOLINGS}
+    order = sorted(range(len(data)), key=lambda i: len(data.ids[i]))
+    with evaluating(gpt):
+        for s in range(0, len(order), batch_size):
+            rows = order[s : s + batch_size]
+            idx, lengths = pad_batch([data.ids[i] for i in rows], pad_id)
+            h = gpt.hidden_states(idx.to(dev)).float().cpu()  # (B, T, d_model)
+            out["last"][rows] = last_real(h, lengths)
+            real = (torch.arange(h.size(1))[None, :] < lengths[:, None]).float()  # (B, T)
+            out["mean"][rows] = (h * real[..., None]).sum(1) / lengths[:, None].float()
+    return out
+
+
+@dataclass
+class LinearProbe:
+    """A logistic regression on standardised features: ``score = ((x - mean) / scale) @ weight
+    + bias`` (the spam logit minus the ham logit), with the L2 strength ``l2`` it was trained with.
+    ``iterations`` and ``grad_norm`` say how its training ended."""
+
+    mean: Tensor
+    scale: Tensor
+    weight: Tensor
+    bias: float
+    l2: float
+    iterations: int
+    grad_norm: float
+
+    def scores(self, x: Tensor) -> Tensor:
+        """Spam scores ``(N,)`` of the feature vectors ``x`` ``(N, d)`` (float64, on the CPU)."""
+        z = (x.double().cpu() - self.mean) / self.scale
+        return z @ self.weight + self.bias
+
+
+def _probe_loss(w: Tensor, z: Tensor, y: Tensor, l2: float) -> Tensor:
+    """Mean logistic loss of the weights ``w`` (``d`` weights, then the bias) plus ``l2 / 2``
+    times the squared weights (the bias is not penalised)."""
+    logits = z @ w[:-1] + w[-1]
+    return F.binary_cross_entropy_with_logits(logits, y) + 0.5 * l2 * (w[:-1] ** 2).sum()
+
+
+def train_probe(
+    x: Tensor,
+    labels: Sequence[int],
+    l2: float = 1e-3,
+    seed: int = 0,
+    max_iter: int = 500,
+    tol: float = 1e-6,
+) -> LinearProbe:
+    """Fit a :class:`LinearProbe` on features ``x`` ``(N, d)`` to convergence.
+
+    The loss (logistic loss plus an L2 penalty) is convex, so it has a single minimum. Full-batch
+    L-BFGS in float64 finds it, choosing its own step size by a line search (no learning rate to
+    borrow from fine-tuning); it stops when the gradient's largest entry is below ``tol``. The
+    start (random, from ``seed``) does not change the end point; that is how we check convergence.
+    """
+    y, _ = _check_scored(labels, torch.zeros(len(labels)))
+    if x.dim() != 2 or x.size(0) != len(y):
+        raise ValueError(f"x must be (N, d) with N = {len(y)} labels, got {tuple(x.shape)}.")
+    if not 0 < int(y.sum()) < len(y):
+        raise ValueError("A probe needs both spam and ham messages to learn from.")
+    check_number("train_probe", "l2", l2, low=0.0, low_open=True)
+    x = x.double().cpu()
+    mean, scale = x.mean(0), x.std(0).clamp_min(1e-8)
+    z, yf = (x - mean) / scale, y.double()
+    gen = torch.Generator().manual_seed(seed)
+    w = (torch.randn(z.size(1) + 1, generator=gen, dtype=torch.float64) / z.size(1) ** 0.5)
+    w.requires_grad_(True)
+    opt = torch.optim.LBFGS(
+        [w], lr=1.0, max_iter=max_iter, tolerance_grad=tol, tolerance_change=0.0,
+        history_size=20, line_search_fn="strong_wolfe",
+    )  # fmt: skip
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = _probe_loss(w, z, yf, l2)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    iterations = int(opt.state[w].get("n_iter", 0))
+    grad_norm = float(torch.autograd.grad(_probe_loss(w, z, yf, l2), w)[0].abs().max())
+    w = w.detach()
+    return LinearProbe(mean, scale, w[:-1], float(w[-1]), l2, iterations, grad_norm)
+
+
+PROBE_L2S = (1e-4, 1e-3, 1e-2, 1e-1)
+"""The L2 strengths :func:`fit_probe` tries."""
+
+
+def fit_probe(
+    x_train: Tensor,
+    y_train: Sequence[int],
+    x_val: Tensor,
+    y_val: Sequence[int],
+    l2s: Sequence[float] = PROBE_L2S,
+    seed: int = 0,
+) -> tuple[LinearProbe, dict[float, float]]:
+    """Train one probe per L2 strength on the training features and keep the one with the lowest
+    **validation** logistic loss. Returns it and every strength's validation loss."""
+    if not l2s:
+        raise ValueError("Give at least one L2 strength to try.")
+    y_v = torch.as_tensor(list(y_val), dtype=torch.float64)
+    losses: dict[float, float] = {}
+    best = None
+    for l2 in l2s:
+        probe = train_probe(x_train, y_train, l2, seed)
+        losses[l2] = float(F.binary_cross_entropy_with_logits(probe.scores(x_val), y_v))
+        if best is None or losses[l2] < losses[best.l2]:
+            best = probe
+    return best, losses

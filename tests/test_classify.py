@@ -354,3 +354,166 @@ def test_few_shot_prefix_cache_gives_the_same_scores_as_the_whole_prompt(byte_to
     torch.testing.assert_close(cached, whole, atol=1e-4, rtol=1e-4)
     with pytest.raises(PromptTooLongError, match="fewer or shorter worked examples"):
         classify.label_logprobs(gpt, byte_tok, texts, prefix="x" * 127)
+
+
+# --------------------------------------------------------------------------- measuring fairly
+
+
+def test_report_f1_and_a_classifier_that_flags_nothing():
+    rep = classify.report([0, 0, 1, 1, 1], [0, 1, 1, 1, 0])
+    assert rep.f1 == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
+    nothing = classify.report([0, 0, 1], [0, 0, 0])
+    assert nothing.spam_precision == 0.0 and nothing.f1 == 0.0 and nothing.spam_recall == 0.0
+
+
+def test_roc_auc_matches_counting_pairs_and_handles_ties():
+    gen = torch.Generator().manual_seed(0)
+    y = (torch.rand(60, generator=gen) < 0.3).long().tolist()
+    s = torch.randint(0, 8, (60,), generator=gen).double()  # many ties
+    pos = [v for v, t in zip(s.tolist(), y) if t == 1]
+    neg = [v for v, t in zip(s.tolist(), y) if t == 0]
+    pairs = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+    assert classify.roc_auc(y, s) == pytest.approx(pairs)
+    assert classify.roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
+    assert classify.roc_auc([0, 0, 1, 1], [0.4, 0.3, 0.2, 0.1]) == 0.0
+    assert classify.roc_auc([0, 1, 0, 1], [5.0] * 4) == 0.5
+    with pytest.raises(ValueError, match="at least one spam and one ham"):
+        classify.roc_auc([0, 0], [0.1, 0.2])
+    with pytest.raises(ValueError, match="pair up"):
+        classify.roc_auc([0, 1], [0.1])
+    with pytest.raises(ValueError, match="finite"):
+        classify.roc_auc([0, 1], [0.1, math.nan])
+
+
+def test_choose_threshold_finds_the_best_f1_and_prefers_flagging_less():
+    y = [0, 0, 0, 1, 0, 1, 1]
+    s = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+    t = classify.choose_threshold(y, s)
+    best = max(classify.report_at(y, s, c).f1 for c in [-1, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 1])
+    assert classify.report_at(y, s, t).f1 == pytest.approx(best)
+    assert t == pytest.approx(0.35)  # flags 0.4 .. 0.7: F1 6/7
+    # perfectly separated scores: the cut lies between the two groups
+    assert classify.choose_threshold([0, 0, 1, 1], [1.0, 2.0, 5.0, 6.0]) == pytest.approx(3.5)
+    # a constant score can only flag everything (F1 > 0) or nothing (F1 0): it flags everything
+    t = classify.choose_threshold([0, 1, 0], [2.0, 2.0, 2.0])
+    assert classify.report_at([0, 1, 0], [2.0] * 3, t).confusion == [[0, 2], [0, 1]]
+    with pytest.raises(NoDataError):
+        classify.choose_threshold([], [])
+
+
+def test_measure_chooses_the_threshold_on_validation_only():
+    val_y, val_s = [0, 0, 1, 1], [0.0, 1.0, 2.0, 3.0]
+    test_y = [0, 1, 0, 1]
+    m = classify.measure(val_y, val_s, test_y, [1.4, 1.6, 1.7, 0.0])
+    assert m.threshold == pytest.approx(1.5) and m.val_f1 == 1.0
+    assert m.confusion == [[1, 1], [1, 1]] and m.f1 == pytest.approx(0.5)
+    assert m.auc == pytest.approx(0.25)
+    # the test scores never move the threshold
+    assert classify.measure(val_y, val_s, test_y, [9.0, 9.0, 9.0, 9.0]).threshold == m.threshold
+
+
+# --------------------------------------------------------------------------- the linear probe
+
+
+def _two_blobs(n: int, d: int, seed: int) -> tuple[torch.Tensor, list[int]]:
+    gen = torch.Generator().manual_seed(seed)
+    y = (torch.rand(n, generator=gen) < 0.25).long()
+    x = torch.randn(n, d, generator=gen) * 3 + 5
+    x[:, 0] += 2.0 * y  # only the first feature carries the label, and noisily
+    return x, y.tolist()
+
+
+def test_the_probe_converges_to_the_same_optimum_from_any_start():
+    x, y = _two_blobs(300, 6, seed=0)
+    a = classify.train_probe(x, y, l2=1e-2, seed=0)
+    b = classify.train_probe(x, y, l2=1e-2, seed=1)
+    assert a.grad_norm < 1e-6 and b.grad_norm < 1e-6 and a.iterations > 0
+    torch.testing.assert_close(a.weight, b.weight, atol=1e-5, rtol=0)
+    # at the optimum the gradient of the penalised loss is zero: no step lowers it
+    assert abs(a.weight[0]) > 5 * a.weight[1:].abs().max()
+    assert classify.roc_auc(y, a.scores(x)) > 0.75
+    # a stronger penalty gives smaller weights
+    assert classify.train_probe(x, y, l2=1.0).weight.norm() < a.weight.norm()
+
+
+def test_fit_probe_keeps_the_strength_with_the_lowest_validation_loss():
+    x, y = _two_blobs(400, 6, seed=1)
+    probe, losses = classify.fit_probe(x[:300], y[:300], x[300:], y[300:], l2s=(1e-3, 10.0))
+    assert set(losses) == {1e-3, 10.0} and probe.l2 == min(losses, key=losses.get)
+    with pytest.raises(ValueError, match="both spam and ham"):
+        classify.train_probe(x[:5], [0] * 5)
+    with pytest.raises(ValueError, match=r"\(N, d\)"):
+        classify.train_probe(x[:5], [0, 1, 0, 1])
+
+
+def test_message_features_read_the_last_token_or_the_mean(byte_tok, tiny_gpt):
+    gpt = tiny_gpt(seed=4)
+    data = classify.encode_messages(byte_tok, [Message("ham", "hi there"), Message("spam", "WIN")], 32)
+    feats = classify.message_features(gpt, data)
+    last, mean = feats["last"], feats["mean"]
+    for i, ids in enumerate(data.ids):
+        h = gpt.hidden_states(torch.tensor([ids]))[0]
+        torch.testing.assert_close(last[i], h[-1], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(mean[i], h.mean(0), atol=1e-5, rtol=1e-5)
+    with pytest.raises(NoDataError):
+        classify.message_features(gpt, classify.EncodedMessages([], []))
+
+
+# --------------------------------------------------------------------------- freezing, checked
+
+
+def test_one_and_two_trainable_blocks_train_different_weights(byte_tok, tiny_gpt):
+    # chapter 09 once showed identical confusion matrices for these two: they must differ inside
+    gpt = tiny_gpt(seed=5, n_layer=3)
+    msgs = [Message("spam" if i % 3 == 0 else "ham", f"msg {i} " * (1 + i % 3)) for i in range(24)]
+    data = classify.encode_messages(byte_tok, msgs, 64)
+    cfg = ClassifierConfig(epochs=2, batch_size=8, lr=1e-3, warmup_steps=1)
+    runs = {k: classify.fine_tune_classifier(gpt, data, k, cfg)[0] for k in (1, 2)}
+    changed = {
+        k: [not torch.equal(a.mlp.c_fc.weight, b.mlp.c_fc.weight)
+            for a, b in zip(c.gpt.transformer.h, gpt.transformer.h)]
+        for k, c in runs.items()
+    }  # fmt: skip
+    assert changed == {1: [False, False, True], 2: [False, True, True]}
+    assert not torch.allclose(classify.spam_scores(runs[1], data), classify.spam_scores(runs[2], data))
+
+
+# --------------------------------------------------------------------------- prompting, scored
+
+
+def test_choose_shots_draws_short_neutral_examples_of_each_label(byte_tok):
+    msgs = [
+        Message("spam", "WIN a prize now"),
+        Message("spam", "Free entry, txt WIN"),
+        Message("spam", "Hot sexy chat now"),  # adult: never shown in a prompt
+        Message("spam", "WIN " * 20),  # too long
+        Message("ham", "see you at 5"),
+        Message("ham", "ok"),  # too short
+        Message("ham", "call me later"),
+    ]
+    seen = set()
+    for seed in range(20):
+        shots = classify.choose_shots(msgs, byte_tok, per_class=1, seed=seed)
+        assert sorted(m.label for m in shots) == ["ham", "spam"]
+        assert shots == classify.choose_shots(msgs, byte_tok, per_class=1, seed=seed)
+        seen.update(shots)
+    assert seen == {msgs[0], msgs[1], msgs[4], msgs[6]}  # seeds change the examples
+    two = classify.choose_shots(msgs, byte_tok, per_class=2, seed=0)
+    assert sorted(m.label for m in two) == ["ham", "ham", "spam", "spam"]
+    with pytest.raises(NoDataError, match="Only 2 ham messages"):
+        classify.choose_shots(msgs, byte_tok, per_class=3)
+
+
+def test_prompt_scores_are_the_label_logprob_difference(byte_tok, tiny_gpt):
+    gpt = tiny_gpt(seed=6, context=256)
+    msgs = [Message("ham", "see you soon"), Message("spam", "WIN a prize")]
+    scores = classify.prompt_scores(gpt, byte_tok, msgs, max_message_tokens=40)
+    prompts = [classify.ZERO_SHOT_TEMPLATE.format(text=m.text) for m in msgs]
+    lp = classify.label_logprobs(gpt, byte_tok, prompts)
+    torch.testing.assert_close(scores, lp[:, 1] - lp[:, 0])
+    shots = [Message("spam", "WIN cash"), Message("ham", "ok")]
+    few = classify.prompt_scores(gpt, byte_tok, msgs, shots, max_message_tokens=40)
+    lp = classify.label_logprobs(gpt, byte_tok, prompts, prefix=classify.few_shot_prefix(shots))
+    torch.testing.assert_close(few, lp[:, 1] - lp[:, 0])
+    with pytest.raises(PromptTooLongError, match="leave no room"):
+        classify.prompt_scores(gpt, byte_tok, msgs, [Message("ham", "x" * 100)] * 2)
