@@ -1,20 +1,25 @@
-"""Instructions for chapter 10: the prompt template, and an instruction set built offline.
+"""Instructions for chapter 10: the prompt template, and tasks a small model can learn.
 
 Read from top to bottom, like the chapter:
 
 1. :class:`Example` is one instruction: a task name, the instruction, an optional input, and the one
    right response. :func:`format_prompt` puts it in the book's prompt template; the model learns to
    write the response after ``### Response:`` and to end it with a newline (:data:`STOP`).
-2. Tasks from the packaged data: question -> answer pairs (ChatterBot corpus), SMS messages to label
-   as spam or ham (Almeida et al., 2011), and two kinds of facts read off Shakespeare's plays: who
-   speaks a line, and in which play a character speaks.
-3. Generated tasks with answers a program can check: reverse a word, add two small numbers, write a
-   phrase in capital letters.
-4. :func:`well_formed` tells whether an answer has the right form (a number, a play's title...),
-   whether or not it is right.
-5. :func:`build_instruction_set` mixes them (seeded, so the same set every time) and
-   :func:`split_instruction_set` holds out a fixed number of examples per task for exact-match
-   tests.
+2. Tasks whose answer is in the input, read off Shakespeare's plays and the SMS spam collection
+   (Almeida et al., 2011): who speaks first (or last) in a passage, the last word of a line, which
+   of two lines ends a speech, verse or prose, spam or ham.
+3. Arithmetic and spelling, generated for free: add two numbers, the larger of two numbers, the
+   first letter of a word, a word spelled out letter by letter. The book's tokenizer writes every
+   digit as its own token and keeps single letters as tokens, so these answers are spelled in
+   pieces the model can write.
+4. Free-text chat: question -> answer pairs from the ChatterBot corpus. Their answers are scored
+   apart (word overlap), never by exact match.
+5. :func:`chance` is the exact-match share a random guesser of the right *form* gets on an example
+   (one of the passage's speakers, one of the line's words, ``A`` or ``B`` ...);
+   :func:`well_formed` tells whether an answer has the right form, right or wrong.
+6. :func:`build_parts` makes the train, validation and test parts from *disjoint* sources (other
+   plays, other messages, other words, other numbers), so no held-out answer can be learned by
+   heart.
 
 The template follows the idea of instruction tuning (Wei et al., 2021, FLAN; Ouyang et al., 2022,
 InstructGPT): many tasks, each phrased as a plain-English instruction, in one fixed format.
@@ -25,8 +30,8 @@ from __future__ import annotations
 import functools
 import random
 import re
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from gptbook import data
@@ -66,7 +71,7 @@ def format_prompt(instruction: str, input: str = "") -> str:
     if not instruction:
         raise ValueError(
             "The instruction is empty: write what the model should do, "
-            "for example 'Reverse the word.'"
+            "for example 'Add these two numbers.'"
         )
     input = one_line(input)
     if input:
@@ -84,45 +89,32 @@ def example_text(example: Example) -> tuple[str, str]:
     return example_prompt(example), example.response + STOP
 
 
+INSTRUCTIONS = {
+    "first_speaker": "Who speaks first in this passage?",
+    "last_speaker": "Who speaks last in this passage?",
+    "last_word": "What is the last word of this line?",
+    "ends_speech": "Which of these two lines ends the speech, A or B?",
+    "verse_or_prose": "Is this passage verse or prose?",
+    "spam": "Is this text message spam or ham?",
+    "add": "Add these two numbers.",
+    "larger": "Which number is larger?",
+    "first_letter": "What is the first letter of this word?",
+    "spell": "Spell this word with spaces between the letters.",
+}
+"""The instruction of every task with a checkable answer (the chat task ``qa`` has none: each
+question is its own instruction)."""
+
+CHECKABLE = tuple(INSTRUCTIONS)
+"""The tasks scored by exact match, in the order the chapter lists them."""
+
+FREE_TEXT = "qa"
+"""The chat task: free-text answers, scored by word overlap, not by exact match."""
+
+TASKS = (*CHECKABLE, FREE_TEXT)
+
 # ---------------------------------------------------------------------------------------------
-# 2. Tasks from the packaged data
+# 2. Tasks whose answer is in the input: the plays and the text messages
 # ---------------------------------------------------------------------------------------------
-
-
-def qa_examples(pairs: Iterable[tuple[str, str]], max_chars: int = 160) -> list[Example]:
-    """Question -> answer pairs as instructions (the question is the instruction, no input).
-
-    Pairs whose answer is longer than ``max_chars`` characters are left out (they would not fit a
-    small model's context next to the prompt). A question with several answers in the corpus gives
-    several examples; :func:`split_instruction_set` keeps them on the same side of the split.
-    """
-    out = []
-    for q, a in pairs:
-        q, a = one_line(q), one_line(a)
-        if q and a and len(a) <= max_chars and len(q) <= max_chars:
-            out.append(Example("qa", q, "", a))
-    return out
-
-
-def spam_examples(
-    messages: Iterable[data.Message], n: int, rng: random.Random, max_chars: int = 160
-) -> list[Example]:
-    """``n`` SMS messages (half spam, half ham, each at most ``max_chars`` long) to label.
-
-    The answer is the label, ``spam`` or ``ham``.
-    """
-    by_label: dict[str, list[data.Message]] = defaultdict(list)
-    for m in messages:
-        text = one_line(m.text)
-        if text and len(text) <= max_chars:
-            by_label[m.label].append(data.Message(m.label, text))
-    out = []
-    for label, k in (("spam", n // 2), ("ham", n - n // 2)):
-        pool = sorted(by_label[label], key=lambda m: m.text)
-        for m in rng.sample(pool, min(k, len(pool))):
-            out.append(Example("spam", "Is this text message spam or ham?", m.text, m.label))
-    return out
-
 
 # Plays whose speeches are marked by the speaker's name in capitals on a line of its own
 # ("HELENA."). Hamlet, King Lear, A Midsummer Night's Dream and Romeo and Juliet use another layout
@@ -175,38 +167,46 @@ _NOT_A_SPEAKER = (
     "FINIS",
     "THE END",
 )
+WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
+"""A word: a run of letters, with inner apostrophes (``o'er``)."""
 
 
 @dataclass(frozen=True)
 class Speech:
-    """The first line of one speech in a play."""
+    """One speech of a play: who speaks (in capitals, as printed) and its lines.
+
+    ``index`` is the speech's paragraph number in the play's text, so two speeches follow each
+    other on the page exactly when their indices differ by one.
+    """
 
     play: str  # a title from PLAY_TITLES
-    speaker: str  # in title case, "First Lord"
-    line: str
+    speaker: str  # as printed: "IAGO", "FIRST LORD"
+    lines: tuple[str, ...]
+    index: int
 
 
 def parse_speeches(text: str, play: str) -> list[Speech]:
-    """Every speech in a play's text: a speaker line ``NAME.`` followed by the speech's first line.
+    """Every clean speech in a play's text: a paragraph whose first line is ``NAME.``.
 
-    Stage directions (lines in square brackets) are skipped, so are speaker-like headings such as
-    ``ACT I.`` and group speakers such as ``ALL.``.
+    Headings such as ``ACT I.`` and group speakers such as ``ALL.`` are not speeches; a speech
+    with a stage direction (square brackets) anywhere is left out, so every line kept is spoken.
     """
-    lines = text.replace("\r\n", "\n").split("\n")
+    paragraphs = re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n"))
     out = []
-    for i, raw in enumerate(lines[:-1]):
-        m = _SPEAKER.match(raw)
-        if not m or m.group(1).startswith(_NOT_A_SPEAKER):
+    for index, para in enumerate(paragraphs):
+        lines = [line.strip() for line in para.strip("\n").split("\n")]
+        m = _SPEAKER.match(lines[0]) if lines else None
+        if not m or m.group(1).startswith(_NOT_A_SPEAKER) or len(lines) < 2:
             continue
-        first = lines[i + 1].strip()
-        if first and not first.startswith("["):
-            out.append(Speech(play, m.group(1).title(), one_line(first)))
+        if any("[" in line or "]" in line or not line for line in lines[1:]):
+            continue
+        out.append(Speech(play, m.group(1), tuple(lines[1:]), index))
     return out
 
 
 @functools.cache
 def shakespeare_speeches() -> tuple[Speech, ...]:
-    """All speeches of the plays in :data:`PLAY_TITLES`, in file order."""
+    """All clean speeches of the plays in :data:`PLAY_TITLES`, in file order."""
     out: list[Speech] = []
     for path in data.shakespeare_files():
         stem = path.stem.removesuffix("_gut")
@@ -215,219 +215,464 @@ def shakespeare_speeches() -> tuple[Speech, ...]:
     return tuple(out)
 
 
-def speaker_examples(
-    speeches: Sequence[Speech], n: int, rng: random.Random, speakers_per_play: int = 4
-) -> list[Example]:
-    """``n`` lines to attribute: "Name the speaker of this line from <play>." -> the speaker.
-
-    Only the ``speakers_per_play`` characters with the most speeches in each play are used, so the
-    answer is one of a few names; lines of 20 to 80 characters that one speaker alone says.
-    """
-    count = Counter((s.play, s.speaker) for s in speeches)
-    top = {
-        (play, who)
-        for play in {s.play for s in speeches}
-        for who, _ in Counter({w: c for (p, w), c in count.items() if p == play}).most_common(
-            speakers_per_play
+def _sample(pool: Sequence, n: int, rng: random.Random, what: str) -> list:
+    if n > len(pool):
+        raise ValueError(
+            f"Asked for {n} {what} examples but the source has only {len(pool)}; ask for fewer."
         )
-    }
-    said_by = defaultdict(set)
-    for s in speeches:
-        said_by[(s.play, s.line)].add(s.speaker)
+    return rng.sample(list(pool), n)
+
+
+def passage_text(speeches: Sequence[Speech]) -> str:
+    """Speeches as one line: ``IAGO: first line | RODERIGO: first line | ...``."""
+    return " | ".join(f"{s.speaker}: {s.lines[0]}" for s in speeches)
+
+
+def passage_speakers(text: str) -> list[str]:
+    """The speakers of a :func:`passage_text` line, in order."""
+    return re.findall(r"(?:^| \| )([A-Z][A-Z' -]*[A-Z]): ", text)
+
+
+def speaker_examples(
+    speeches: Sequence[Speech], n: int, rng: random.Random, which: str = "first", size: int = 3
+) -> list[Example]:
+    """``n`` passages of ``size`` speeches in a row by ``size`` different speakers: who speaks
+    ``which`` ("first" or "last")? The answer is a name printed in the passage."""
+    if which not in ("first", "last"):
+        raise ValueError(f"which must be 'first' or 'last', got {which!r}.")
+    pool = []
+    for i in range(len(speeches) - size + 1):
+        run = speeches[i : i + size]
+        adjacent = all(
+            b.play == a.play and b.index == a.index + 1 for a, b in zip(run, run[1:])
+        )
+        if adjacent and len({s.speaker for s in run}) == size:
+            pool.append(run)
+    task = f"{which}_speaker"
+    return [
+        Example(task, INSTRUCTIONS[task], passage_text(run), run[0 if which == "first" else -1].speaker)
+        for run in _sample(pool, n, rng, task)
+    ]
+
+
+def last_word(line: str) -> str | None:
+    """The last word of a line, or ``None`` when the line does not end in a word (punctuation
+    after it is allowed: ``"me:--"`` ends in ``me``)."""
+    m = re.search(r"([A-Za-z]+(?:'[A-Za-z]+)*)[^A-Za-z0-9']*$", line)
+    return m.group(1) if m else None
+
+
+def last_word_examples(
+    speeches: Sequence[Speech], n: int, rng: random.Random, min_words: int = 4
+) -> list[Example]:
+    """``n`` spoken lines of at least ``min_words`` words: what is the last word?"""
     pool = sorted(
         {
-            s
+            line
             for s in speeches
-            if (s.play, s.speaker) in top
-            and 20 <= len(s.line) <= 80
-            and len(said_by[(s.play, s.line)]) == 1
-        },
-        key=lambda s: (s.play, s.speaker, s.line),
+            for line in s.lines
+            if len(WORD.findall(line)) >= min_words and last_word(line) is not None
+        }
     )
     return [
-        Example("speaker", f"Name the speaker of this line from {s.play}.", s.line, s.speaker)
-        for s in rng.sample(pool, min(n, len(pool)))
+        Example("last_word", INSTRUCTIONS["last_word"], line, last_word(line))
+        for line in _sample(pool, n, rng, "last_word")
     ]
 
 
-def play_examples(
-    speeches: Sequence[Speech], n: int, rng: random.Random, min_speeches: int = 15
+def ends_speech_examples(
+    speeches: Sequence[Speech], n: int, rng: random.Random, min_lines: int = 3
 ) -> list[Example]:
-    """A fact derived from the plays: "In which Shakespeare play does <character> speak?" -> title.
-
-    Characters with at least ``min_speeches`` speeches whose name is used in one play only.
-    """
-    count = Counter((s.speaker, s.play) for s in speeches)
-    plays_of = defaultdict(set)
-    for who, play in count:
-        plays_of[who].add(play)
+    """``n`` pairs of lines from one speech: its last line and an earlier one, in random order.
+    Which one ends the speech, ``A`` or ``B``?"""
     pool = sorted(
-        (who, play)
-        for (who, play), c in count.items()
-        if c >= min_speeches and len(plays_of[who]) == 1
+        (s for s in speeches if len(s.lines) >= min_lines and len(set(s.lines)) == len(s.lines)),
+        key=lambda s: (s.play, s.index),
     )
-    return [
-        Example("play", "In which Shakespeare play does this character speak?", who, play)
-        for who, play in rng.sample(pool, min(n, len(pool)))
-    ]
+    out = []
+    for s in _sample(pool, n, rng, "ends_speech"):
+        last, other = s.lines[-1], rng.choice(s.lines[:-1])
+        answer = rng.choice("AB")
+        a, b = (last, other) if answer == "A" else (other, last)
+        out.append(Example("ends_speech", INSTRUCTIONS["ends_speech"], f"A: {a} | B: {b}", answer))
+    return out
+
+
+def verse_or_prose(speech: Speech, n_lines: int = 3) -> str | None:
+    """``"verse"``, ``"prose"``, or ``None`` when a speech's first ``n_lines`` lines are not clearly
+    either.
+
+    In this edition verse keeps the poet's short lines, each starting with a capital letter; prose
+    runs on in long printed lines that often start with a small letter. So: verse when every line
+    starts with a capital and none is longer than 60 characters; prose when every line but the last
+    is at least 60 characters long and a later line starts with a small letter.
+    """
+    lines = speech.lines[:n_lines]
+    if len(lines) < n_lines:
+        return None
+    starts = [re.match(r"[^A-Za-z]*([A-Za-z])", line) for line in lines]
+    if any(m is None for m in starts):
+        return None
+    upper = [m.group(1).isupper() for m in starts]
+    if all(upper) and max(len(line) for line in lines) <= 60:
+        return "verse"
+    if min(len(line) for line in lines[:-1]) >= 60 and not all(upper[1:]):
+        return "prose"
+    return None
+
+
+def verse_prose_examples(
+    speeches: Sequence[Speech], n: int, rng: random.Random, n_lines: int = 3
+) -> list[Example]:
+    """``n`` passages (the first ``n_lines`` lines of a speech, joined by `` / ``), half verse,
+    half prose: which is it?"""
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for s in speeches:
+        kind = verse_or_prose(s, n_lines)
+        if kind:
+            by_kind[kind].append(" / ".join(s.lines[:n_lines]))
+    out = []
+    for kind, k in (("prose", n // 2), ("verse", n - n // 2)):
+        pool = sorted(set(by_kind[kind]))
+        out += [
+            Example("verse_or_prose", INSTRUCTIONS["verse_or_prose"], text, kind)
+            for text in _sample(pool, k, rng, f"verse_or_prose ({kind})")
+        ]
+    return out
+
+
+def spam_examples(
+    messages: Iterable[data.Message], n: int, rng: random.Random, max_chars: int = 160
+) -> list[Example]:
+    """``n`` SMS messages (half spam, half ham, each at most ``max_chars`` long) to label.
+
+    The answer is the label, ``spam`` or ``ham``.
+    """
+    by_label: dict[str, set[str]] = defaultdict(set)
+    for m in messages:
+        text = one_line(m.text)
+        if text and len(text) <= max_chars:
+            by_label[m.label].add(text)
+    out = []
+    for label, k in (("spam", n // 2), ("ham", n - n // 2)):
+        for text in _sample(sorted(by_label[label]), k, rng, f"spam ({label})"):
+            out.append(Example("spam", INSTRUCTIONS["spam"], text, label))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. Generated tasks with checkable answers
+# 3. Arithmetic and spelling, generated
 # ---------------------------------------------------------------------------------------------
+
+ADD_MAX = 99
+"""The addition task adds two whole numbers from 0 to ``ADD_MAX``."""
+
+LARGER_MAX = 999
+"""The larger-number task compares two different whole numbers from 0 to ``LARGER_MAX``."""
+
+
+def number_pairs(max_value: int) -> list[tuple[int, int]]:
+    """Every unordered pair ``a <= b`` of whole numbers up to ``max_value``: a pool to split, so
+    that ``3 + 4`` and ``4 + 3`` always land in the same part."""
+    return [(a, b) for a in range(max_value + 1) for b in range(a, max_value + 1)]
+
+
+def addition_examples(
+    pairs: Sequence[tuple[int, int]], n: int, rng: random.Random
+) -> list[Example]:
+    """``n`` sums ``a + b`` (either order) from a pool of pairs: ``7 + 12`` -> ``19``."""
+    out = []
+    for a, b in _sample(pairs, n, rng, "add"):
+        if rng.random() < 0.5:
+            a, b = b, a
+        out.append(Example("add", INSTRUCTIONS["add"], f"{a} + {b}", str(a + b)))
+    return out
+
+
+def larger_examples(
+    pairs: Sequence[tuple[int, int]], n: int, rng: random.Random
+) -> list[Example]:
+    """``n`` comparisons ``a or b`` (a different from b, random order): the larger number."""
+    out = []
+    for a, b in _sample([p for p in pairs if p[0] != p[1]], n, rng, "larger"):
+        if rng.random() < 0.5:
+            a, b = b, a
+        out.append(Example("larger", INSTRUCTIONS["larger"], f"{a} or {b}", str(max(a, b))))
+    return out
 
 
 @functools.cache
-def shakespeare_words(min_len: int = 3, max_len: int = 8, min_count: int = 5) -> tuple[str, ...]:
+def shakespeare_words(min_len: int = 3, max_len: int = 7, min_count: int = 5) -> tuple[str, ...]:
     """Lower-case words of ``min_len``..``max_len`` letters used at least ``min_count`` times."""
-    counts = Counter(re.findall(r"[a-z]+", data.shakespeare().lower()))
+    counts: dict[str, int] = defaultdict(int)
+    for w in re.findall(r"[a-z]+", data.shakespeare().lower()):
+        counts[w] += 1
     return tuple(
         sorted(w for w, c in counts.items() if min_len <= len(w) <= max_len and c >= min_count)
     )
 
 
-def reverse_examples(words: Sequence[str], n: int, rng: random.Random) -> list[Example]:
-    """ "Reverse the letters of this word." ``night`` -> ``thgin``."""
+def first_letter_examples(words: Sequence[str], n: int, rng: random.Random) -> list[Example]:
+    """``night`` -> ``n``."""
     return [
-        Example("reverse", "Reverse the letters of this word.", w, w[::-1])
-        for w in rng.sample(list(words), n)
+        Example("first_letter", INSTRUCTIONS["first_letter"], w, w[0])
+        for w in _sample(words, n, rng, "first_letter")
     ]
 
 
-def addition_examples(n: int, rng: random.Random, max_value: int = 20) -> list[Example]:
-    """ "Add these two numbers." ``7 + 12`` -> ``19``, both numbers in 0..``max_value``
-    (distinct pairs)."""
-    pairs = [(a, b) for a in range(max_value + 1) for b in range(max_value + 1)]
+def spell_examples(words: Sequence[str], n: int, rng: random.Random) -> list[Example]:
+    """``night`` -> ``n i g h t``."""
     return [
-        Example("add", "Add these two numbers.", f"{a} + {b}", str(a + b))
-        for a, b in rng.sample(pairs, n)
+        Example("spell", INSTRUCTIONS["spell"], w, " ".join(w))
+        for w in _sample(words, n, rng, "spell")
     ]
 
 
-def uppercase_examples(
-    words: Sequence[str], n: int, rng: random.Random, n_words: int = 2
-) -> list[Example]:
-    """ "Write this phrase in capital letters." ``fair lady`` -> ``FAIR LADY`` (``n_words``
-    words)."""
-    words = list(words)
+# ---------------------------------------------------------------------------------------------
+# 4. Free-text chat
+# ---------------------------------------------------------------------------------------------
+
+
+def qa_examples(pairs: Iterable[tuple[str, str]], max_chars: int = 160) -> list[Example]:
+    """Question -> answer pairs as instructions (the question is the instruction, no input).
+
+    Pairs whose question or answer is longer than ``max_chars`` characters are left out. A question
+    with several answers in the corpus gives several examples.
+    """
     out = []
-    for _ in range(n):
-        phrase = " ".join(rng.sample(words, n_words))
-        out.append(
-            Example("uppercase", "Write this phrase in capital letters.", phrase, phrase.upper())
-        )
+    for q, a in pairs:
+        q, a = one_line(q), one_line(a)
+        if q and a and len(a) <= max_chars and len(q) <= max_chars:
+            out.append(Example("qa", q, "", a))
     return out
 
 
-@functools.cache
-def speaker_names() -> frozenset[str]:
-    """Every speaker name of the plays in :data:`PLAY_TITLES` (title case, as the speaker task
-    answers)."""
-    return frozenset(s.speaker for s in shakespeare_speeches())
+_F1_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)*")
+
+
+def word_f1(answer: str, references: Iterable[str]) -> float:
+    """How much ``answer`` overlaps the best of ``references`` in words and numbers (F1 of the
+    counts, lower case): 1 for the same words, 0 for none in common. A score for free text, where
+    exact match is almost never reached even by a sensible answer."""
+    got = [w.lower() for w in _F1_WORD.findall(answer)]
+    best = 0.0
+    for ref in references:
+        want = [w.lower() for w in _F1_WORD.findall(ref)]
+        pool = list(want)
+        common = 0
+        for w in got:
+            if w in pool:
+                pool.remove(w)
+                common += 1
+        if common:
+            p, r = common / len(got), common / len(want)
+            best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Chance and form
+# ---------------------------------------------------------------------------------------------
+
+
+def chance(example: Example) -> float | None:
+    """The probability that a random guess of the right form is exactly right.
+
+    The guesser picks uniformly: one of the passage's speakers, one of the line's words, ``A`` or
+    ``B``, ``verse`` or ``prose``, ``spam`` or ``ham``, one of the ``2 * ADD_MAX + 1`` possible sums,
+    one of the two numbers, one of 26 letters (for every letter of a spelled word). Free text
+    (``qa``) has no chance level: ``None``.
+    """
+    task, text = example.task, example.input
+    if task in ("first_speaker", "last_speaker"):
+        return 1 / len(set(passage_speakers(text)))
+    if task == "last_word":
+        return 1 / len(WORD.findall(text))
+    if task in ("ends_speech", "verse_or_prose", "spam", "larger"):
+        return 1 / 2
+    if task == "add":
+        return 1 / (2 * ADD_MAX + 1)
+    if task == "first_letter":
+        return 1 / 26
+    if task == "spell":
+        return 26.0 ** -len(text)
+    if task == FREE_TEXT:
+        return None
+    raise ValueError(f"Unknown task {task!r}; the tasks are {list(TASKS)}.")
 
 
 def well_formed(example: Example, answer: str) -> bool | None:
     """Does ``answer`` have the *form* a right answer to ``example`` has, right or wrong?
 
-    A model that learned the format but not the task still gives well-formed answers: ``spam`` or
-    ``ham``; a whole number for a sum; a name that speaks in the plays for a speaker; a play's
-    title; one lower-case word as long as the input for a reversal; capital letters with as many
-    words as the input for upper case. Free-text answers (``qa``) have no form to check: ``None``.
+    A model that learned the format but not the task still gives well-formed answers: a name of the
+    passage, a word of the line, ``A`` or ``B``, ``verse`` or ``prose``, ``spam`` or ``ham``, a whole
+    number, one of the two numbers, one lower-case letter, lower-case letters separated by single
+    spaces. Free-text answers (``qa``) have no form to check: ``None``.
     """
-    answer = answer.strip()
-    task = example.task
-    if task == "qa":
-        return None
+    answer, task, text = answer.strip(), example.task, example.input
+    if task in ("first_speaker", "last_speaker"):
+        return answer in passage_speakers(text)
+    if task == "last_word":
+        return answer in WORD.findall(text)
+    if task == "ends_speech":
+        return answer in ("A", "B")
+    if task == "verse_or_prose":
+        return answer in ("verse", "prose")
     if task == "spam":
         return answer in ("spam", "ham")
     if task == "add":
         return re.fullmatch(r"\d+", answer) is not None
-    if task == "speaker":
-        return answer in speaker_names()
-    if task == "play":
-        return answer in PLAY_TITLES.values()
-    if task == "reverse":
-        return re.fullmatch(r"[a-z]+", answer) is not None and len(answer) == len(example.input)
-    if task == "uppercase":
-        return re.fullmatch(r"[A-Z]+( [A-Z]+)*", answer) is not None and len(answer.split()) == len(
-            example.input.split()
-        )
-    raise ValueError(f"Unknown task {task!r}; the tasks are {sorted(DEFAULT_SIZES)}.")
+    if task == "larger":
+        return answer in text.split(" or ")
+    if task == "first_letter":
+        return re.fullmatch(r"[a-z]", answer) is not None
+    if task == "spell":
+        return re.fullmatch(r"[a-z]( [a-z])*", answer) is not None
+    if task == FREE_TEXT:
+        return None
+    raise ValueError(f"Unknown task {task!r}; the tasks are {list(TASKS)}.")
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. The instruction set and its held-out part
+# 6. Train, validation and test parts from disjoint sources
 # ---------------------------------------------------------------------------------------------
 
 DEFAULT_SIZES = {
-    "qa": 900,
-    "spam": 400,
-    "speaker": 400,
-    "play": 150,
-    "reverse": 400,
-    "add": 400,
-    "uppercase": 400,
+    "first_speaker": 500,
+    "last_speaker": 500,
+    "last_word": 500,
+    "ends_speech": 500,
+    "verse_or_prose": 500,
+    "spam": 500,
+    "add": 500,
+    "larger": 500,
+    "first_letter": 500,
+    "spell": 500,
+    "qa": 600,
 }
-"""How many examples each task gets (3,050 in all): chapter 10's set. ``None`` for ``qa`` takes
-every short pair the corpus has (2,241)."""
+"""How many *training* examples each task gets (5,600 in all); the validation and test parts
+hold ``held_out`` examples of every task on top."""
+
+HELD_OUT_PLAYS = 4
+"""Plays per held-out part (validation, test): their speeches never reach training."""
 
 
-def build_instruction_set(
-    seed: int = 0, sizes: dict[str, int] | None = None, qa_max_chars: int = 160
-) -> list[Example]:
-    """The book's instruction set: packaged data and generated tasks, shuffled with ``seed``.
+@dataclass(frozen=True)
+class Parts:
+    """The three parts of the instruction set: train on ``train``, choose a recipe on ``val``,
+    report ``test`` once."""
 
-    ``sizes`` overrides :data:`DEFAULT_SIZES` per task (0 leaves a task out; for ``qa`` a number
-    takes that many question -> answer pairs at random). Same seed, same set.
+    train: list[Example]
+    val: list[Example]
+    test: list[Example]
+
+
+def _three_ways(items: Sequence, rng: random.Random, held: int) -> tuple[list, list, list]:
+    """Shuffle ``items`` (sorted first, so the order of the input does not matter) and cut off
+    ``held`` for validation and ``held`` for test: ``(train, val, test)``."""
+    pool = sorted(items)
+    rng.shuffle(pool)
+    if 2 * held >= len(pool):
+        raise ValueError(f"Cannot hold out 2 x {held} of only {len(pool)} items.")
+    return pool[2 * held :], pool[:held], pool[held : 2 * held]
+
+
+def build_parts(
+    seed: int = 0,
+    sizes: dict[str, int] | None = None,
+    held_out: int = 40,
+) -> Parts:
+    """The book's instruction set: train, validation and test parts, shuffled with ``seed``.
+
+    Every source is split first, then each part's examples are drawn from its own share: the
+    plays (:data:`HELD_OUT_PLAYS` for validation, as many for test), the messages, the number
+    pairs, the words, the questions. So a held-out answer is never a training answer of another
+    task (the spelling of a test word, a sum of the same two numbers). ``sizes`` overrides
+    :data:`DEFAULT_SIZES` (0 leaves a task out of training); ``held_out`` examples of each task go
+    to validation and as many to test. Same seed, same parts.
     """
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
-    unknown = set(sizes) - set(DEFAULT_SIZES)
+    unknown = set(sizes) - set(TASKS)
     if unknown:
-        raise ValueError(
-            f"Unknown task(s) {sorted(unknown)}; the tasks are {sorted(DEFAULT_SIZES)}."
-        )
+        raise ValueError(f"Unknown task(s) {sorted(unknown)}; the tasks are {list(TASKS)}.")
+    if not isinstance(held_out, int) or held_out < 1:
+        raise ValueError(f"held_out must be a positive integer, got {held_out!r}.")
     rng = random.Random(seed)
-    words = shakespeare_words()
+    plays = sorted(PLAY_TITLES.values())
+    rng.shuffle(plays)
+    val_plays = set(plays[:HELD_OUT_PLAYS])
+    test_plays = set(plays[HELD_OUT_PLAYS : 2 * HELD_OUT_PLAYS])
     speeches = shakespeare_speeches()
-    examples = qa_examples(data.qa_pairs(), max_chars=qa_max_chars)
-    if sizes["qa"] is not None:
-        examples = rng.sample(examples, min(sizes["qa"], len(examples)))
-    examples += spam_examples(data.sms_spam(), sizes["spam"], rng)
-    examples += speaker_examples(speeches, sizes["speaker"], rng)
-    examples += play_examples(speeches, sizes["play"], rng)
-    examples += reverse_examples(words, sizes["reverse"], rng)
-    examples += addition_examples(sizes["add"], rng)
-    examples += uppercase_examples(words, sizes["uppercase"], rng)
-    rng.shuffle(examples)
-    return examples
+    by_part_speeches = {
+        "val": [s for s in speeches if s.play in val_plays],
+        "test": [s for s in speeches if s.play in test_plays],
+        "train": [s for s in speeches if s.play not in val_plays | test_plays],
+    }
+    spam_parts: dict[str, list[data.Message]] = {"train": [], "val": [], "test": []}
+    for label in ("spam", "ham"):
+        msgs = sorted({(m.label, one_line(m.text)) for m in data.sms_spam() if m.label == label})
+        tr, va, te = _three_ways(msgs, rng, held_out)
+        for part, chunk in (("train", tr), ("val", va), ("test", te)):
+            spam_parts[part] += [data.Message(lab, text) for lab, text in chunk]
+    add_parts = dict(zip(("train", "val", "test"), _three_ways(number_pairs(ADD_MAX), rng, 200)))
+    larger_parts = dict(
+        zip(("train", "val", "test"), _three_ways(number_pairs(LARGER_MAX), rng, 400))
+    )
+    word_parts = dict(zip(("train", "val", "test"), _three_ways(shakespeare_words(), rng, 300)))
+    qa_all = qa_examples(data.qa_pairs())
+    questions = sorted({e.instruction for e in qa_all})
+    q_parts = dict(zip(("train", "val", "test"), _three_ways(questions, rng, held_out)))
+
+    makers: dict[str, Callable[[str, int], list[Example]]] = {
+        "first_speaker": lambda p, n: speaker_examples(by_part_speeches[p], n, rng, "first"),
+        "last_speaker": lambda p, n: speaker_examples(by_part_speeches[p], n, rng, "last"),
+        "last_word": lambda p, n: last_word_examples(by_part_speeches[p], n, rng),
+        "ends_speech": lambda p, n: ends_speech_examples(by_part_speeches[p], n, rng),
+        "verse_or_prose": lambda p, n: verse_prose_examples(by_part_speeches[p], n, rng),
+        "spam": lambda p, n: spam_examples(spam_parts[p], n, rng),
+        "add": lambda p, n: addition_examples(add_parts[p], n, rng),
+        "larger": lambda p, n: larger_examples(larger_parts[p], n, rng),
+        "first_letter": lambda p, n: first_letter_examples(word_parts[p], n, rng),
+        "spell": lambda p, n: spell_examples(word_parts[p], n, rng),
+    }
+
+    def qa_part(part: str, n: int | None) -> list[Example]:
+        keep = set(q_parts[part])
+        exs = [e for e in qa_all if e.instruction in keep]
+        if part != "train":  # one example (its first answer) per held-out question
+            first: dict[str, Example] = {}
+            for e in exs:
+                first.setdefault(e.instruction, e)
+            exs = [first[q] for q in sorted(first)]
+        return exs if n is None else _sample(exs, min(n, len(exs)), rng, "qa")
+
+    out: dict[str, list[Example]] = {}
+    for part in ("train", "val", "test"):
+        exs: list[Example] = []
+        for task in TASKS:
+            n = sizes[task] if part == "train" else held_out
+            if task == FREE_TEXT:
+                exs += qa_part(part, n)
+            elif n:
+                exs += makers[task](part, n)
+        if part == "train":
+            rng.shuffle(exs)
+        out[part] = exs
+    return Parts(out["train"], out["val"], out["test"])
 
 
-def split_instruction_set(
-    examples: Sequence[Example], test_per_task: int = 40, seed: int = 0
-) -> tuple[list[Example], list[Example]]:
-    """``(train, test)``: ``test_per_task`` examples of each task are held out.
-
-    Examples with the same prompt (a question asked with several answers) stay together, so no test
-    prompt is ever seen in training. For a held-out prompt with several answers only its first
-    example is kept in the test set (exact match needs one right answer).
-    """
-    groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
+def accepted_answers(examples: Sequence[Example]) -> dict[tuple[str, str], set[str]]:
+    """Every response given to each (task, prompt) in ``examples``: for a chat question with
+    several answers in the corpus, any of them counts."""
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
     for ex in examples:
-        groups[(ex.task, example_prompt(ex))].append(ex)
-    by_task: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for key in groups:
-        by_task[key[0]].append(key)
-    rng = random.Random(seed)
-    held = set()
-    for task in sorted(by_task):
-        keys = sorted(by_task[task])
-        if len(keys) <= test_per_task:
-            raise ValueError(
-                f"Task {task!r} has only {len(keys)} distinct prompts, "
-                f"not enough to hold out {test_per_task}; "
-                "ask for fewer test examples per task or more examples of this task."
-            )
-        held.update(rng.sample(keys, test_per_task))
-    train = [ex for ex in examples if (ex.task, example_prompt(ex)) not in held]
-    test = [groups[key][0] for key in sorted(held)]
-    return train, test
+        out[(ex.task, example_prompt(ex))].add(ex.response)
+    return out
+
+
+def qa_references() -> dict[str, set[str]]:
+    """Every answer the corpus gives to each (short) question: the references of :func:`word_f1`."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for e in qa_examples(data.qa_pairs()):
+        out[e.instruction].add(e.response)
+    return out

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from gptbook import instruct
 from gptbook.instruct import InstructionConfig
 from gptbook.instructions import Example, example_prompt, example_text
+from gptbook.model import next_token_loss
 from gptbook.optim import ConfigError, lr_at
 from gptbook.tuning import NoDataError, PromptTooLongError, freeze_gpt, length_batches
 
@@ -102,6 +103,26 @@ def test_encode_instruction_skips_examples_too_long_for_the_context(byte_tok):
     assert len(inputs) == len(targets) == len(byte_tok.encode(example_prompt(ex))) + 101 - 1
 
 
+def test_example_losses_give_every_example_the_same_weight(byte_tok, tiny_gpt):
+    gpt = tiny_gpt(seed=7)
+    exs = [Example("add", ADD, "2 + 3", "5"), Example("qa", "Who are you?", "", "A small model " * 4)]
+    rows = [instruct.encode_instruction(byte_tok, e, 128) for e in exs]
+    idx, tgt = instruct.collate_instructions(rows)
+    logits, _ = gpt(idx)
+    per_row = instruct.example_losses(logits, tgt)
+    for b, (inputs, targets) in enumerate(rows):  # each row's own mean over its response tokens
+        _, alone = gpt(torch.tensor([inputs]), torch.tensor([targets]))
+        assert per_row[b].item() == pytest.approx(alone.item(), rel=1e-5)
+    # the token mean weighs each row by its number of response tokens: 2 against 57 here
+    n = (tgt != -100).sum(1).float()
+    token_mean = next_token_loss(logits, tgt)
+    assert token_mean.item() == pytest.approx(((per_row * n).sum() / n.sum()).item(), rel=1e-5)
+    assert n.tolist() == [2.0, 57.0] and per_row.mean().item() != pytest.approx(token_mean.item())
+    tgt[0] = -100
+    with pytest.raises(ValueError, match="no scored target"):
+        instruct.example_losses(logits, tgt)
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -156,6 +177,34 @@ def test_training_the_top_blocks_equals_the_plain_loop_and_leaves_the_bottom_alo
         opt.step()
         want.append(loss.item())
     assert hist == pytest.approx(want, rel=1e-4, abs=1e-5)
+
+
+def test_on_step_sees_every_example_loss_and_curves_split_them_by_task(byte_tok, tiny_gpt):
+    exs = sums(3, 3) + [Example("qa", "Who are you?", "", f"A model number {i}.") for i in range(6)]
+    rows = [instruct.encode_instruction(byte_tok, e, 128) for e in exs]
+    curves = instruct.TaskCurves([e.task for e in exs])
+    seen = []
+    cfg = InstructionConfig(epochs=2, batch_size=5, lr=1e-3, warmup_steps=1)
+    _, hist = instruct.train_instructions(
+        tiny_gpt(seed=2), rows, cfg, on_step=lambda b, ls: (seen.append((b, ls)), curves.add(b, ls))
+    )
+    assert len(seen) == len(hist) == curves.steps == 6
+    for (batch, losses), step_loss in zip(seen, hist):  # per-example average: their plain mean
+        assert len(batch) == len(losses) and step_loss == pytest.approx(sum(losses) / len(losses))
+    assert sorted(i for b, _ in seen for i in b) == sorted(list(range(15)) * 2)
+    xs, ys = curves.curve("qa", window=4)
+    assert len(xs) == 3 and all(0 <= x < 6 for x in xs)  # 12 qa losses seen, in windows of 4
+    qa_losses = [ls[k] for b, ls in seen for k, i in enumerate(b) if exs[i].task == "qa"]
+    assert ys[0] == pytest.approx(sum(qa_losses[:4]) / 4)
+    with pytest.raises(KeyError, match="No training loss of task 'spell'"):
+        curves.curve("spell")
+    # the token average weighs the long chat answers more: another loss, same batches
+    _, hist_tok = instruct.train_instructions(
+        tiny_gpt(seed=2), rows, InstructionConfig(**{**cfg.__dict__, "average": "token"})
+    )
+    assert hist_tok[0] != pytest.approx(hist[0]) and len(hist_tok) == 6
+    with pytest.raises(ValueError, match="average must be one of"):
+        InstructionConfig(average="batch")
 
 
 def test_no_rows_or_a_row_too_long_is_refused(byte_tok, tiny_gpt):
@@ -225,7 +274,7 @@ def test_accepted_answers_let_any_answer_of_a_prompt_count():
     assert acc[("qa", example_prompt(exs[0]))] == {"Hello.", "Hi."}
 
 
-def test_score_answers_counts_exact_and_well_formed_answers_per_task():
+def test_score_answers_counts_exact_chance_form_and_overlap_per_task():
     exs = [
         Example("add", ADD, "3 + 4", "7"),
         Example("add", ADD, "1 + 1", "2"),
@@ -235,11 +284,25 @@ def test_score_answers_counts_exact_and_well_formed_answers_per_task():
     ]
     answers = ["7", "3", "four", "Hi."]
     scores = instruct.score_answers(exs[:4], answers, instruct.accepted_answers(exs))
-    assert scores == {"add": instruct.TaskScore(1, 2, 3), "qa": instruct.TaskScore(1, None, 1)}
-    assert scores["add"].exact == pytest.approx(1 / 3)
-    assert scores["add"].formed == pytest.approx(2 / 3)
-    assert scores["qa"].formed is None
+    add, qa = scores["add"], scores["qa"]
+    assert (add.right, add.total, add.well_formed) == (1, 3, 2)
+    assert add.exact == pytest.approx(1 / 3) and add.formed == pytest.approx(2 / 3)
+    assert add.chance_level == pytest.approx(1 / 199)  # one of the 199 sums 0..198
+    assert add.f1 == pytest.approx(1 / 3)
+    assert (qa.right, qa.total, qa.chance, qa.well_formed) == (1, 1, None, None)
+    assert qa.formed is None and qa.chance_level is None and qa.f1 == 1.0
+    assert instruct.overall_exact(scores) == pytest.approx(1 / 3)  # free text left out
+    with pytest.raises(NoDataError, match="no checkable task"):
+        instruct.overall_exact({"qa": qa})
     # without the accepted answers only the example's own response counts
     assert instruct.score_answers(exs[3:4], ["Hi."])["qa"].right == 0
     with pytest.raises(ValueError, match="2 answers for 1 examples"):
         instruct.score_answers(exs[:1], ["7", "8"])
+
+
+def test_evaluate_answers_greedily_and_scores(byte_tok, tiny_gpt):
+    gpt = tiny_gpt(seed=3)
+    exs = sums(2, 2)
+    answers, scores = instruct.evaluate(gpt, byte_tok, exs, max_new_tokens=3)
+    assert answers == [instruct.answer(gpt, byte_tok, e, 3) for e in exs]
+    assert scores == instruct.score_answers(exs, answers)

@@ -1,4 +1,4 @@
-"""Tests of gptbook.instructions: the prompt template and the instruction set."""
+"""Tests of gptbook.instructions: the prompt template, the tasks, chance levels and the parts."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ from gptbook.data import Message
 
 
 @pytest.fixture(scope="module")
-def full_set() -> list[ins.Example]:
-    return ins.build_instruction_set(seed=0)
+def parts() -> ins.Parts:
+    return ins.build_parts(seed=0)
 
 
 def test_prompt_template_with_and_without_input():
-    assert ins.format_prompt("Reverse the letters of this word.", "night") == (
-        "### Instruction:\nReverse the letters of this word.\n\n"
-        "### Input:\nnight\n\n### Response:\n"
+    assert ins.format_prompt("Add these two numbers.", "3 + 4") == (
+        "### Instruction:\nAdd these two numbers.\n\n### Input:\n3 + 4\n\n### Response:\n"
     )
     assert ins.format_prompt("What is AI?") == "### Instruction:\nWhat is AI?\n\n### Response:\n"
     # white space (newlines included) collapses, so a prompt never has a stray line
@@ -36,75 +35,85 @@ def test_example_text_ends_the_response_with_the_stop_newline():
     assert response == "5\n" and ins.STOP == "\n"
 
 
-def test_instruction_set_is_big_varied_repeatable_and_correct(full_set):
-    assert len(full_set) >= 2000
-    assert full_set == ins.build_instruction_set(seed=0)
-    assert full_set != ins.build_instruction_set(seed=1)
-    counts = collections.Counter(e.task for e in full_set)
-    assert set(counts) == {"qa", "spam", "speaker", "play", "reverse", "add", "uppercase"}
-    assert counts["qa"] == 900 and min(counts.values()) >= 100
-    assert len([e for e in ins.build_instruction_set(sizes={"qa": None}) if e.task == "qa"]) == 2241
-    for e in full_set:
-        assert e.response and "\n" not in e.response and "\n" not in e.instruction + e.input
-        if e.task == "reverse":
-            assert e.response == e.input[::-1]
-        elif e.task == "add":
-            a, b = map(int, e.input.split(" + "))
-            assert e.response == str(a + b) and 0 <= a <= 20 and 0 <= b <= 20
-        elif e.task == "uppercase":
-            assert e.response == e.input.upper() and e.input == e.input.lower()
-        elif e.task == "spam":
-            assert e.response in ("spam", "ham")
-        elif e.task == "play":
-            assert e.response in ins.PLAY_TITLES.values()
-    spam = collections.Counter(e.response for e in full_set if e.task == "spam")
-    assert spam["spam"] == spam["ham"] == 200
+PLAY = (
+    "ACT I.\n\nSCENE I. A room.\n\n"
+    "HELENA.\nO, were that all! I think not on my father;\nAnd these great tears grace his "
+    "remembrance more\nThan those I shed for him.\n\n"
+    "BERTRAM.\nMadam, I desire a holy wish.\n\n"
+    "FIRST LORD.\n[Aside.] Hush.\n\n"
+    "LAFEU.\nHow understand we that?\n\n"
+    "ALL.\nAye.\n\n"
+    "PAROLLES.\nSave you, fair queen!\n\n"
+    "HELENA.\nAnd you, monarch!\n\n"
+    "CLOWN.\nI will tell you, sir, it is a matter of small consequence and\n"
+    "very little worth the telling, for the matter is but a jest that goes\n"
+    "about the town.\n"
+)
 
 
-def test_sizes_can_be_changed_and_unknown_tasks_are_refused():
-    small = ins.build_instruction_set(sizes={"reverse": 5, "add": 0, "qa": 50})
-    counts = collections.Counter(e.task for e in small)
-    assert counts["reverse"] == 5 and counts["add"] == 0 and counts["qa"] == 50
-    with pytest.raises(ValueError, match="Unknown task"):
-        ins.build_instruction_set(sizes={"poetry": 3})
-
-
-def test_speeches_are_parsed_from_the_play_layout():
-    text = (
-        "ACT I.\n\nHELENA.\nO, were that all!--I think not on my father;\n\n"
-        "FIRST LORD.\n[Aside.] Hush.\n\nALL.\nAye.\n"
+def test_speeches_are_parsed_with_their_lines_and_place_on_the_page():
+    speeches = ins.parse_speeches(PLAY, "All's Well That Ends Well")
+    assert [s.speaker for s in speeches] == ["HELENA", "BERTRAM", "LAFEU", "PAROLLES", "HELENA",
+                                             "CLOWN"]
+    assert speeches[0].lines == (
+        "O, were that all! I think not on my father;",
+        "And these great tears grace his remembrance more",
+        "Than those I shed for him.",
     )
-    speeches = ins.parse_speeches(text, "All's Well That Ends Well")
-    assert speeches == [
-        ins.Speech(
-            "All's Well That Ends Well", "Helena", "O, were that all!--I think not on my father;"
-        )
-    ]
+    # FIRST LORD's speech has a stage direction and ALL is a group: both left out, so LAFEU
+    # does not follow BERTRAM on the page, but HELENA follows PAROLLES
+    idx = [s.index for s in speeches]
+    assert idx[2] != idx[1] + 1 and idx[4] == idx[3] + 1
 
 
-def test_speaker_answers_are_true_to_the_plays():
+def test_passages_name_speakers_that_follow_each_other_on_the_page():
+    speeches = ins.parse_speeches(PLAY, "All's Well That Ends Well")
+    first = ins.speaker_examples(speeches, 1, random.Random(0), "first")
+    last = ins.speaker_examples(speeches, 1, random.Random(0), "last")
+    # the only run of three adjacent speeches by three speakers: PAROLLES, HELENA, CLOWN
+    assert first[0].input.startswith("PAROLLES: Save you, fair queen! | HELENA: And you")
+    assert (first[0].response, last[0].response) == ("PAROLLES", "CLOWN")
+    assert ins.passage_speakers(first[0].input) == ["PAROLLES", "HELENA", "CLOWN"]
+    assert ins.chance(first[0]) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="only 1"):
+        ins.speaker_examples(speeches, 2, random.Random(0))
+    with pytest.raises(ValueError, match="which must be"):
+        ins.speaker_examples(speeches, 1, random.Random(0), "middle")
+
+
+@pytest.mark.parametrize(
+    ("line", "word"),
+    [
+        ("'Sblood, but you will not hear me:--", "me"),
+        ("Than those I shed for him.", "him"),
+        ("Where is thy leather apron and thy rule", "rule"),
+        ("Over the hills and far away o'er!", "o'er"),
+        ("...", None),
+    ],
+)
+def test_last_word_strips_the_punctuation_after_it(line, word):
+    assert ins.last_word(line) == word
+
+
+def test_ends_speech_puts_the_last_line_under_the_answer():
     speeches = ins.shakespeare_speeches()
-    assert len(speeches) > 20000
-    said = {(s.play, s.line, s.speaker) for s in speeches}
-    for e in ins.speaker_examples(speeches, 50, random.Random(0)):
-        play = re.fullmatch(r"Name the speaker of this line from (.+)\.", e.instruction).group(1)
-        assert (play, e.input, e.response) in said
-    othello = collections.Counter(s.speaker for s in speeches if s.play == "Othello")
-    assert {"Iago", "Othello", "Desdemona"} <= {w for w, _ in othello.most_common(4)}
+    by_text = {(s.lines[-1], line) for s in speeches for line in s.lines[:-1]}
+    exs = ins.ends_speech_examples(speeches, 200, random.Random(1))
+    assert collections.Counter(e.response for e in exs).keys() == {"A", "B"}
+    for e in exs:
+        a, b = re.fullmatch(r"A: (.*) \| B: (.*)", e.input).groups()
+        last, other = (a, b) if e.response == "A" else (b, a)
+        assert (last, other) in by_text
 
 
-def test_play_facts_are_true_and_unambiguous():
-    speeches = ins.shakespeare_speeches()
-    plays_of = collections.defaultdict(set)
-    for s in speeches:
-        plays_of[s.speaker].add(s.play)
-    facts = ins.play_examples(speeches, 100, random.Random(0))
-    assert len(facts) == 100
-    for e in facts:
-        assert plays_of[e.input] == {e.response}
-    assert ins.Example(
-        "play", "In which Shakespeare play does this character speak?", "Iago", "Othello"
-    ) in (ins.play_examples(speeches, 10_000, random.Random(0)))
+def test_verse_and_prose_are_told_apart_by_the_layout():
+    speeches = ins.parse_speeches(PLAY, "All's Well That Ends Well")
+    assert ins.verse_or_prose(speeches[0]) == "verse"
+    assert ins.verse_or_prose(speeches[-1]) == "prose"
+    assert ins.verse_or_prose(speeches[1]) is None  # one line: neither
+    exs = ins.verse_prose_examples(ins.shakespeare_speeches(), 100, random.Random(0))
+    assert collections.Counter(e.response for e in exs) == {"verse": 50, "prose": 50}
+    assert all(e.input.count(" / ") == 2 for e in exs)
 
 
 def test_spam_examples_are_balanced_and_short():
@@ -117,42 +126,49 @@ def test_spam_examples_are_balanced_and_short():
     assert all(len(e.input) <= 160 for e in out)
 
 
-def test_split_holds_out_each_task_and_never_leaks_a_prompt(full_set):
-    train, test = ins.split_instruction_set(full_set, test_per_task=30)
-    assert collections.Counter(e.task for e in test) == {t: 30 for t in ins.DEFAULT_SIZES}
-    train_prompts = {ins.example_prompt(e) for e in train}
-    assert not any(ins.example_prompt(e) in train_prompts for e in test)
-    # every example is used: the held-out prompts' extra answers are the only ones dropped
-    assert len(train) + len(test) <= len(full_set)
-    assert (train, test) == ins.split_instruction_set(full_set, test_per_task=30)
-    with pytest.raises(ValueError, match="not enough to hold out"):
-        ins.split_instruction_set(full_set[:50], test_per_task=40)
+def test_arithmetic_and_spelling_answers_are_right():
+    rng = random.Random(0)
+    for e in ins.addition_examples(ins.number_pairs(99), 50, rng):
+        a, b = map(int, e.input.split(" + "))
+        assert e.response == str(a + b) and 0 <= a <= 99 and 0 <= b <= 99
+    for e in ins.larger_examples(ins.number_pairs(999), 50, rng):
+        a, b = map(int, e.input.split(" or "))
+        assert a != b and e.response == str(max(a, b))
+    words = ins.shakespeare_words()
+    assert "night" in words and all(3 <= len(w) <= 7 and w.islower() for w in words)
+    for e in ins.spell_examples(words, 20, rng) + ins.first_letter_examples(words, 20, rng):
+        assert e.response == (" ".join(e.input) if e.task == "spell" else e.input[0])
+    assert len(ins.number_pairs(2)) == 6  # (0,0) (0,1) (0,2) (1,1) (1,2) (2,2)
+
+
+@pytest.mark.parametrize(
+    ("task", "input", "chance"),
+    [
+        ("first_speaker", "IAGO: Hm. | RODERIGO: Ha. | IAGO: Ho.", 1 / 2),
+        ("last_word", "Than those I shed for him.", 1 / 6),
+        ("ends_speech", "A: x | B: y", 1 / 2),
+        ("spam", "hi", 1 / 2),
+        ("add", "3 + 4", 1 / 199),
+        ("first_letter", "night", 1 / 26),
+        ("spell", "ear", 26.0**-3),
+    ],
+)
+def test_chance_is_a_random_guess_of_the_right_form(task, input, chance):
+    assert ins.chance(ins.Example(task, "x", input, "y")) == pytest.approx(chance)
 
 
 @pytest.mark.parametrize(
     ("task", "input", "good", "bad"),
     [
+        ("first_speaker", "IAGO: Hm. | CASSIO: Ha.", ["IAGO", "CASSIO"], ["Iago", "OTHELLO", ""]),
+        ("last_word", "Than those I shed for him.", ["him", "shed"], ["him.", "her", ""]),
+        ("ends_speech", "A: x | B: y", ["A", "B"], ["C", "a", "A or B"]),
+        ("verse_or_prose", "x / y", ["verse", "prose"], ["Verse", "poem"]),
         ("spam", "WIN now", ["spam", "ham", " ham "], ["Spam", "spam!", "maybe", ""]),
         ("add", "3 + 4", ["7", "12", "0"], ["seven", "7.0", "-1", "7 8", ""]),
-        (
-            "speaker",
-            "To be, or not",
-            ["Falstaff", "First Lord", "Cleopatra"],
-            ["Bob", "falstaff", ""],
-        ),
-        (
-            "play",
-            "Banquo",
-            ["Macbeth", "The Tempest", "Henry IV, Part 1"],
-            ["Hamlet?", "macbeth", "The Tempest."],
-        ),
-        ("reverse", "night", ["thgin", "abcde"], ["thg", "THGIN", "thg in", "thgins"]),
-        (
-            "uppercase",
-            "fair lady",
-            ["FAIR LADY", "SOME WORD"],
-            ["FAIR", "Fair Lady", "FAIR  LADY X", "fair lady"],
-        ),
+        ("larger", "12 or 30", ["12", "30"], ["42", "thirty", ""]),
+        ("first_letter", "night", ["n", "x"], ["N", "ni", ""]),
+        ("spell", "night", ["n i g h t", "a b"], ["night", "n  i", "N I G H T", ""]),
     ],
 )
 def test_well_formed_checks_the_form_of_an_answer_not_its_truth(task, input, good, bad):
@@ -161,12 +177,77 @@ def test_well_formed_checks_the_form_of_an_answer_not_its_truth(task, input, goo
     assert not any(ins.well_formed(ex, a) for a in bad)
 
 
-def test_well_formed_has_no_rule_for_free_text_and_refuses_unknown_tasks():
-    assert ins.well_formed(ins.Example("qa", "Hi?", "", "Hello."), "anything at all") is None
-    with pytest.raises(ValueError, match="Unknown task 'poem'"):
-        ins.well_formed(ins.Example("poem", "Write.", "", "x"), "x")
+def test_free_text_has_no_form_or_chance_and_unknown_tasks_are_refused():
+    qa = ins.Example("qa", "Hi?", "", "Hello.")
+    assert ins.well_formed(qa, "anything at all") is None and ins.chance(qa) is None
+    for f in (ins.well_formed, lambda e, _: ins.chance(e)):
+        with pytest.raises(ValueError, match="Unknown task 'poem'"):
+            f(ins.Example("poem", "Write.", "", "x"), "x")
 
 
-def test_every_response_in_the_instruction_set_is_well_formed(full_set):
-    for ex in full_set:
+def test_word_overlap_scores_free_text():
+    assert ins.word_f1("Hello there.", ["hello there"]) == 1.0
+    # "i am" in common: precision 2/3, recall 2/4; the best of the references counts
+    assert ins.word_f1("I am fine", ["I am a robot", "Fine, thanks"]) == pytest.approx(4 / 7)
+    assert ins.word_f1("", ["Hello"]) == 0.0 and ins.word_f1("cat", ["dog"]) == 0.0
+
+
+def test_parts_have_the_asked_sizes_and_are_repeatable(parts):
+    counts = collections.Counter(e.task for e in parts.train)
+    assert counts == ins.DEFAULT_SIZES
+    for held in (parts.val, parts.test):
+        assert collections.Counter(e.task for e in held) == {t: 40 for t in ins.TASKS}
+    assert parts == ins.build_parts(seed=0)
+    assert parts.test != ins.build_parts(seed=1).test
+    small = ins.build_parts(sizes={"spell": 5, "add": 0}, held_out=10)
+    small_counts = collections.Counter(e.task for e in small.train)
+    assert small_counts["spell"] == 5 and small_counts["add"] == 0 and len(small.test) == 110
+    with pytest.raises(ValueError, match="Unknown task"):
+        ins.build_parts(sizes={"poetry": 3})
+    with pytest.raises(ValueError, match="held_out must be a positive integer"):
+        ins.build_parts(held_out=0)
+
+
+def test_every_response_is_well_formed_and_beats_no_guess(parts):
+    for ex in parts.train + parts.val + parts.test:
+        assert "\n" not in ex.response + ex.instruction + ex.input and ex.response
         assert ins.well_formed(ex, ex.response) in (True, None), ex
+        if ex.task != "qa":
+            assert 0 < ins.chance(ex) <= 0.5, ex
+
+
+def _sources(examples):
+    """What each held-out answer could be learned from: the play line, message, numbers, word."""
+    out = collections.defaultdict(set)
+    for e in examples:
+        if e.task in ("first_speaker", "last_speaker", "verse_or_prose", "ends_speech"):
+            out["lines"].update(re.split(r" \| | / |[AB]: ", e.input))
+        elif e.task == "last_word":
+            out["lines"].add(e.input)
+        elif e.task in ("add", "larger"):
+            out[e.task].add(frozenset(map(int, re.findall(r"\d+", e.input))))
+        elif e.task in ("first_letter", "spell"):
+            out["words"].add(e.input)
+        else:
+            out[e.task].add(e.input if e.task == "spam" else e.instruction)
+    out["lines"].discard("")
+    return out
+
+
+def test_held_out_parts_share_no_source_with_training(parts):
+    train = _sources(parts.train)
+    for held in (parts.val, parts.test):
+        got = _sources(held)
+        for key in got:
+            assert not got[key] & train[key], key
+    val_plays_lines = _sources(parts.val)["lines"]
+    assert not val_plays_lines & _sources(parts.test)["lines"]
+
+
+def test_accepted_answers_and_references_hold_every_answer_of_a_question():
+    exs = [ins.Example("qa", "Hi?", "", "Hello."), ins.Example("qa", "Hi?", "", "Hi."),
+           ins.Example("qa", "Bye?", "", "Bye.")]
+    acc = ins.accepted_answers(exs)
+    assert acc[("qa", ins.example_prompt(exs[0]))] == {"Hello.", "Hi."}
+    refs = ins.qa_references()
+    assert len(refs) > 500 and all(refs.values())

@@ -9,7 +9,16 @@ from gptbook import instruct as ft
 from gptbook.instructions import Example, format_prompt
 from gptbook.model import GPT, GPTConfig
 from gptbook.tokenizers import BPETokenizer
-from gptbook.widgets.chat import ChatInputError, chat_html, chat_reply, chat_widget, reply_html
+from gptbook.widgets.chat import (
+    ChatInputError,
+    Reply,
+    chat_html,
+    chat_reply,
+    chat_widget,
+    reply_html,
+    template_html,
+    template_tokens,
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +72,31 @@ def test_text_the_tokenizer_refuses_is_shown_not_raised(model):
 
 
 def test_html_escapes_the_answer():
-    from gptbook.widgets.chat import Reply
-
     assert "&lt;b&gt;" in reply_html(Reply("x", "", answer="<b>"))
 
 
+def test_template_shows_which_tokens_the_loss_ignores(model, tok):
+    r = chat_reply(model, tok, "Add these two numbers.", "3 + 4", max_new_tokens=8)
+    pairs = template_tokens(tok, r)
+    prompt = tok.encode(format_prompt("Add these two numbers.", "3 + 4"))
+    assert [t for t, _ in pairs] == prompt + tok.encode("seven\n")
+    assert [s for _, s in pairs] == [False] * len(prompt) + [True] * 6  # "seven" + newline, bytes
+    # the same split as the training rows: masked targets are exactly the prompt's
+    _, targets = ft.encode_instruction(tok, Example("add", r.instruction, r.input, r.answer), 128)
+    assert sum(t != -100 for t in targets) == sum(s for _, s in pairs)
+    shown = template_html(tok, r)
+    assert shown.count("gptbook-chat-masked") == len(prompt) and shown.count("gptbook-chat-scored") == 6
+    assert f"{len(prompt)} prompt tokens" in shown and "6 answer tokens" in shown
+    both = chat_html(model, tok, "Add these two numbers.", "3 + 4", 8, show_template=True)
+    assert both == reply_html(r) + shown
+    unsafe = template_html(tok, Reply("<b>", "", answer="<i>", prompt_tokens=3))
+    assert "&lt;" in unsafe and "<b>" not in unsafe and "<i>" not in unsafe
+
+
 def test_widget_answers_on_click_and_on_edit(model, tok):
-    ui = chat_widget(model, tok)
-    ask_box, input_box, button, out = ui.children
+    ui = chat_widget(model, tok, input="3 + 4")
+    ask_box, input_box, row, out = ui.children
+    button, show_box = row.children
     assert [c.description for c in (ask_box, input_box, button)] == ["Instruction", "Input", "Ask"]
     assert "gptbook-chat-output" in out._dom_classes
     assert "seven" in out.value
@@ -80,5 +106,8 @@ def test_widget_answers_on_click_and_on_edit(model, tok):
     out.value = ""
     button.click()
     assert "seven" in out.value
+    assert "gptbook-chat-template" not in out.value
+    show_box.value = True
+    assert "gptbook-chat-template" in out.value and "seven" in out.value
     input_box.value = "word " * 40
     assert "Cannot answer" in out.value
