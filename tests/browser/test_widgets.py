@@ -467,17 +467,20 @@ def check_attention_widget(nb, model: str, tokenizer: str, shot: str, max_tokens
 
 def check_chat_widget(nb, model: str, tokenizer: str, shot: str, max_new_tokens: int = 24) -> None:
     """Type an instruction and an input and click Ask, then edit and press Enter: the answer shown is
-    what chat_reply computes; an empty instruction shows the widget's refusal."""
+    what chat_reply computes; ticking the check box adds the prompt template with the loss mask (as
+    chat_html shows it); an empty instruction shows the widget's refusal."""
     setup = "from gptbook.widgets.chat import chat_html"
     ui = nb.widget("gptbook-chat")
     instruction, given = (
         ui.locator(".gptbook-chat-instruction input"),
         ui.locator(".gptbook-chat-input input"),
     )
+    show = ui.locator(".gptbook-chat-show-template input")
     out = ui.locator(".gptbook-chat-output")
 
     def expect_reply() -> None:
-        args = f"{instruction.input_value()!r}, {given.input_value()!r}, {max_new_tokens}"
+        args = (f"{instruction.input_value()!r}, {given.input_value()!r}, {max_new_tokens}, "
+                f"{show.is_checked()}")
         shown = nb.kernel_eval(f"chat_html({model}, {tokenizer}, {args})", setup)
         expect(out).to_have_text(html_text(shown), use_inner_text=True)
 
@@ -488,6 +491,13 @@ def check_chat_widget(nb, model: str, tokenizer: str, shot: str, max_new_tokens:
     ui.get_by_role("button", name="Ask").click()
     expect_reply()
     nb.screenshot(ui, f"{shot}_chat")
+    show.check()
+    expect(out.locator(".gptbook-chat-masked").first).to_be_visible()
+    expect(out.locator(".gptbook-chat-scored").first).to_be_visible()
+    expect_reply()
+    nb.screenshot(ui, f"{shot}_chat_template")
+    show.uncheck()
+    expect(out.locator(".gptbook-chat-template")).to_have_count(0)
     nb.type_into(instruction, "What is the capital of France?")
     nb.type_into(given, "", enter=True)
     expect_reply()
