@@ -798,7 +798,7 @@ class LinearProbe:
 
     def scores(self, x: Tensor) -> Tensor:
         """Spam scores ``(N,)`` of the feature vectors ``x`` ``(N, d)`` (float64, on the CPU)."""
-        z = (x.double().cpu() - self.mean) / self.scale
+        z = (x.cpu().double() - self.mean) / self.scale
         return z @ self.weight + self.bias
 
 
@@ -830,9 +830,9 @@ def train_probe(
     if not 0 < int(y.sum()) < len(y):
         raise ValueError("A probe needs both spam and ham messages to learn from.")
     check_number("train_probe", "l2", l2, low=0.0, low_open=True)
-    x = x.double().cpu()
+    x = x.cpu().double()
     mean, scale = x.mean(0), x.std(0).clamp_min(1e-8)
-    z, yf = (x - mean) / scale, y.double()
+    z, yf = (x - mean) / scale, y.cpu().double()
     gen = torch.Generator().manual_seed(seed)
     w = (torch.randn(z.size(1) + 1, generator=gen, dtype=torch.float64) / z.size(1) ** 0.5)
     w.requires_grad_(True)
