@@ -18,7 +18,11 @@ Read this module from top to bottom, like the chapter (notebook 08):
 5. :func:`train` is the loop. Its evaluation records also hold the training speed
    (``tokens_per_s``, and ``flops_per_s`` from :func:`gptbook.throughput.model_flops_per_token`).
    Three speed-ups are off by default (so every stored result stays bit for bit): bf16 autocast
-   (``autocast_bf16``), ``torch.compile`` (``compile``) and fused AdamW (``fused_adamw``).
+   (``autocast_bf16``), ``torch.compile`` (``compile``) and fused AdamW (``fused_adamw``); on a
+   CUDA GPU, fp16 autocast with a gradient scaler (``fp16``). ``grad_accum`` splits each batch
+   into micro-batches whose gradients add up to the batch's. Started by ``torchrun`` on several
+   processes, the loop trains with DistributedDataParallel (:mod:`gptbook.distributed`): the
+   same global batch, split by rank, the same updates; only rank 0 evaluates and saves.
    It saves checkpoints (with the optimizer, the position in the
    schedule and the state of the batch sampler's random generator) so that a run stopped and
    resumed gives exactly the same losses as a run that never stopped (on the CPU, same seed).
@@ -31,8 +35,8 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -48,7 +52,19 @@ from gptbook.checkpoint import (
     save_checkpoint,
 )
 from gptbook.device import device as pick_device
+from gptbook.distributed import (
+    ProcessInfo,
+    barrier,
+    check_split,
+    from_rank0,
+    gather_rng_states,
+    init_from_env,
+    mean_over_processes,
+    micro_batches,
+    shard,
+)
 from gptbook.optim import (
+    ConfigError,
     autocast,
     check_bool,
     check_int,
@@ -144,7 +160,14 @@ class TrainConfig:
     bf16 autocast (:func:`gptbook.optim.autocast`; float32 with a warning where the device has no
     bf16; the losses differ from float32 at the level of bf16 rounding, and evaluations stay in
     float32). ``compile`` trains through ``torch.compile(model)`` (a slow first step, then faster
-    steps; needs a C++ compiler on the CPU). ``fused_adamw`` uses AdamW's fused kernel.
+    steps; needs a C++ compiler on the CPU). ``fused_adamw`` uses AdamW's fused kernel. ``fp16``
+    runs the forward passes under float16 autocast with a gradient scaler (CUDA only: fp16's small
+    range needs the loss scaled up so small gradients do not round to zero).
+
+    ``batch_size`` is the global batch: the windows of one optimisation step, over all processes
+    (see :mod:`gptbook.distributed`). ``grad_accum`` cuts each process's share into that many
+    micro-batches, run one after another with their gradients added up: the same update with
+    less memory. The batch must split evenly into ``processes x grad_accum`` micro-batches.
     """
 
     batch_size: int = 16
@@ -165,10 +188,14 @@ class TrainConfig:
     autocast_bf16: bool = False
     compile: bool = False
     fused_adamw: bool = False
+    grad_accum: int = 1  # micro-batches per process per step
+    fp16: bool = False  # CUDA only; see above
 
     def __post_init__(self) -> None:
         name = "TrainConfig"
-        for field_name in ("batch_size", "context", "max_iters", "eval_interval", "eval_iters"):
+        for field_name in (
+            "batch_size", "context", "max_iters", "eval_interval", "eval_iters", "grad_accum"
+        ):
             check_int(name, field_name, getattr(self, field_name), low=1)
         check_int(name, "warmup_iters", self.warmup_iters, low=0)
         check_int(name, "seed", self.seed, low=None)
@@ -176,8 +203,17 @@ class TrainConfig:
         check_number(name, "min_lr", self.min_lr, low=0.0, high=self.lr)
         check_number(name, "weight_decay", self.weight_decay, low=0.0)
         check_number(name, "grad_clip", self.grad_clip, low=0.0, hint="0 turns clipping off")
-        for flag in ("autocast_bf16", "compile", "fused_adamw"):
+        for flag in ("autocast_bf16", "compile", "fused_adamw", "fp16"):
             check_bool(name, flag, getattr(self, flag))
+        if self.autocast_bf16 and self.fp16:
+            raise ConfigError(
+                "TrainConfig.autocast_bf16 and TrainConfig.fp16 are both on; choose one precision."
+            )
+        if self.batch_size % self.grad_accum:
+            raise ConfigError(
+                f"TrainConfig.batch_size={self.batch_size} does not split into grad_accum="
+                f"{self.grad_accum} equal micro-batches; use a batch size that is a multiple of it."
+            )
         for beta in ("beta1", "beta2"):
             check_number(name, beta, getattr(self, beta), low=0.0, high=1.0, high_open=True)
         if self.time_limit is not None:
@@ -355,6 +391,106 @@ def compiled(model: nn.Module, device: torch.device) -> nn.Module:
     return torch.compile(model)
 
 
+class PrecisionUnavailableError(RuntimeError):
+    """``TrainConfig.fp16`` was asked for on a device where it cannot run (anything but CUDA)."""
+
+
+def _precision(
+    cfg: TrainConfig, dev: torch.device
+) -> tuple[AbstractContextManager[object], torch.amp.GradScaler | None]:
+    """The forward passes' autocast context, and the gradient scaler fp16 needs (else ``None``).
+
+    bf16 has float32's range, so its gradients need no scaling. fp16 keeps 5 exponent bits: a
+    gradient below about 6e-8 rounds to 0, so the loss is multiplied by a large factor before the
+    backward pass and the gradients divided by it again before the update (the scaler lowers the
+    factor whenever an overflow shows up, and skips that step).
+    """
+    if not cfg.fp16:
+        return autocast(dev, cfg.autocast_bf16), None
+    if dev.type != "cuda":
+        raise PrecisionUnavailableError(
+            f"TrainConfig.fp16=True needs a CUDA GPU (float16 autocast with a gradient scaler), "
+            f"but this run is on {dev.type}. On the CPU use autocast_bf16=True (--bf16) instead."
+        )
+    return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
+
+
+def _restore_rng(extra: dict[str, Any], info: ProcessInfo, seed: int) -> None:
+    """Put back this process's random state (dropout) from a checkpoint's ``extra``.
+
+    One process: the saved state. Several: each rank's own, when the checkpoint holds one per
+    rank (written by a run on as many processes); else rank 0 takes the saved state and the
+    others a fresh seed (exact whenever the model has no dropout).
+    """
+    states = extra.get("rank_rng_states")
+    if info.distributed and isinstance(states, list) and len(states) == info.world_size:
+        torch.set_rng_state(states[info.rank])
+    elif info.rank == 0:
+        torch.set_rng_state(extra["torch_rng_state"])
+    else:
+        torch.manual_seed((seed + info.rank) % 2**63)
+
+
+def _wrap(model: nn.Module, cfg: TrainConfig, dev: torch.device, info: ProcessInfo) -> nn.Module:
+    """What the training forward passes go through: DistributedDataParallel around the model
+    when there are several processes, then ``torch.compile`` when asked; else the model."""
+    wrapped = model
+    if info.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # It copies rank 0's weights to every process, then all-reduces the gradients.
+        wrapped = DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+    return compiled(wrapped, dev) if cfg.compile else wrapped
+
+
+def accumulated_step(
+    forward: nn.Module,
+    batches: Sequence[tuple[Tensor, Tensor]],
+    optimizer: torch.optim.Optimizer,
+    *,
+    lr: float,
+    clip: float,
+    params: Iterable[Tensor],
+    precision: AbstractContextManager[object] | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+) -> tuple[Tensor, float]:
+    """One update from several micro-batches: returns (their mean loss, the gradient norm).
+
+    Each micro-batch's loss is divided by their number before its backward pass, so the summed
+    gradients are those of the mean loss: with equal micro-batches, the gradient of the whole
+    batch. Under DistributedDataParallel the gradients are all-reduced only after the last
+    micro-batch (``no_sync`` before it), so the processes exchange them once a step. The norm
+    is measured (and clipped to ``clip``) on the final, averaged gradients.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    ddp = getattr(forward, "_orig_mod", forward)  # a compiled DDP keeps DDP as _orig_mod
+    n = len(batches)
+    total: Tensor | None = None
+    for i, (x, y) in enumerate(batches):
+        last = i == n - 1
+        sync = nullcontext() if last or not hasattr(ddp, "no_sync") else ddp.no_sync()
+        with sync:
+            with precision if precision is not None else nullcontext():
+                _, loss = forward(x, y)
+            scaled = loss / n if n > 1 else loss
+            (scaler.scale(scaled) if scaler is not None else scaled).backward()
+        total = loss.detach() if total is None else total + loss.detach()
+    params = list(params)
+    if scaler is not None:
+        scaler.unscale_(optimizer)  # back to true gradients before measuring and clipping
+    norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
+    if scaler is not None:
+        scaler.step(optimizer)  # skipped when the gradients overflowed
+        scaler.update()
+    else:
+        optimizer.step()
+    return total / n, norm
+
+
 def train(
     model: nn.Module,
     train_ids: Sequence[int] | Tensor,
@@ -391,24 +527,28 @@ def train(
     machine; :func:`gptbook.throughput.mfu` relates them to a measured peak.
     """
     dev = torch.device(cfg.device) if cfg.device else pick_device()
+    info, dev = init_from_env(dev)  # several processes (torchrun): join them; else nothing
     model_context = getattr(getattr(model, "config", None), "context", None)
     if model_context is not None and cfg.context > model_context:
         raise ValueError(
             f"TrainConfig.context={cfg.context} is longer than the model's context of "
             f"{model_context}; use a context at most the model's."
         )
+    check_split(cfg.batch_size, info.world_size, cfg.grad_accum)
     train_data = TokenDataset(train_ids, cfg.context, name="training text")
     val_data = TokenDataset(val_ids, cfg.context, name="validation text")
     model.to(dev)
     model.train()
     optimizer = make_optimizer(model, cfg)
-    forward = compiled(model, dev) if cfg.compile else model
-    precision = autocast(dev, cfg.autocast_bf16)  # a no-op unless bf16 autocast is on
+    precision, scaler = _precision(cfg, dev)
     flops_per_token = model_flops_per_token(model, cfg.context)
     sampler = torch.Generator().manual_seed(cfg.seed)  # draws the training batches
     history: list[dict[str, Any]] = []
     done = 0  # optimisation steps finished
     elapsed_before = 0.0
+    if info.distributed and not resume:
+        # Every process draws the same batches (same sampler seed) but its own dropout masks.
+        torch.manual_seed((cfg.seed + info.rank) % 2**63)
 
     if resume:
         if checkpoint_path is None:
@@ -434,18 +574,35 @@ def train(
                 "Resume with the same config for an exact continuation."
             )
         sampler.set_state(extra["sampler_state"])
-        torch.set_rng_state(extra["torch_rng_state"])  # dropout masks continue where they stopped
+        _restore_rng(extra, info, cfg.seed)  # dropout masks continue where they stopped
+        if scaler is not None and "grad_scaler" in extra:
+            scaler.load_state_dict(extra["grad_scaler"])
         history = list(extra["history"])
         done = int(state["step"])
         elapsed_before = float(extra.get("elapsed", 0.0))
+        if info.distributed and from_rank0(done) != done:
+            raise RuntimeError(
+                f"Process {info.rank} resumes from step {done} of {checkpoint_path}, but rank 0 "
+                "from another step: the processes read different checkpoints. Give them all the "
+                "same file (a shared folder when the processes run on several machines)."
+            )
 
+    forward = _wrap(model, cfg, dev, info)  # DDP and/or torch.compile, or the model itself
+    plain = not (info.distributed or cfg.grad_accum > 1 or scaler is not None)
     t0 = time.perf_counter() - elapsed_before
     timing = {"start": time.perf_counter(), "steps": 0}  # training steps since the last evaluation
     # The random states right after step `done`: what a resumed run starts from.
     sampler_state, rng_state = sampler.get_state(), torch.get_rng_state()
 
-    def checkpoint() -> None:
-        if checkpoint_path is None:
+    def clock() -> float:
+        """Seconds of training so far; under DDP rank 0's, so every process decides alike."""
+        elapsed = time.perf_counter() - t0
+        if info.distributed and cfg.time_limit is not None:  # only a time-limited run asks
+            return from_rank0(elapsed)
+        return elapsed
+
+    def checkpoint(rank_states: list[Tensor] | None = None) -> None:
+        if checkpoint_path is None or not info.is_main:
             return
         extra = {
             "train_config": cfg.to_dict(),
@@ -454,6 +611,12 @@ def train(
             "history": history,
             "elapsed": time.perf_counter() - t0,
         }
+        if info.distributed:
+            extra["world_size"] = info.world_size
+            if rank_states is not None:
+                extra["rank_rng_states"] = rank_states
+        if scaler is not None:
+            extra["grad_scaler"] = scaler.state_dict()
         save_checkpoint(
             checkpoint_path, model, optimizer, step=done, extra=extra, tokenizer=tokenizer
         )
@@ -472,26 +635,49 @@ def train(
             record["val_bpb"] = bits_per_byte(record["val_loss"], bytes_per_token)
         record["elapsed"] = time.perf_counter() - t0
 
+    def measure_and_save(record: dict[str, Any]) -> None:
+        """Evaluate, checkpoint and call back: rank 0 does the work, every process the gather."""
+        if info.is_main:
+            measure(record)
+        rank_states = gather_rng_states(rng_state) if info.distributed else None
+        if info.is_main:
+            checkpoint(rank_states)
+        barrier()  # nobody runs ahead (and reads an old checkpoint) while rank 0 writes
+        if info.is_main and callback is not None:
+            callback(record, model)
+
     if history and "val_loss" not in history[-1] and _evaluates(done, cfg):
         # Interrupted while measuring its last step: measure it now, as the whole run did.
-        measure(history[-1])
-        checkpoint()
-        if callback is not None:
-            callback(history[-1], model)
+        measure_and_save(history[-1])
 
-    bar = tqdm(range(done, cfg.max_iters), initial=done, total=cfg.max_iters, disable=not progress)
+    show = progress and info.is_main
+    bar = tqdm(range(done, cfg.max_iters), initial=done, total=cfg.max_iters, disable=not show)
     try:
         for step in bar:
-            lr = learning_rate(step, cfg, time.perf_counter() - t0)
+            lr = learning_rate(step, cfg, clock())
             x, y = train_data.batch(cfg.batch_size, sampler, dev)
-            with precision:
-                _, loss = forward(x, y)
             clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+            if plain:  # one process, one batch: the loop exactly as it always was
+                with precision:
+                    _, loss = forward(x, y)
+            else:
+                x, y = shard(x, info.rank, info.world_size), shard(y, info.rank, info.world_size)
             with _finish_before_interrupt():
-                norm = optimizer_step(loss, optimizer, lr=lr, clip=clip, params=model.parameters())
+                if plain:
+                    norm = optimizer_step(
+                        loss, optimizer, lr=lr, clip=clip, params=model.parameters()
+                    )
+                    loss_value = loss.item()
+                else:
+                    loss, norm = accumulated_step(
+                        forward, micro_batches(x, y, cfg.grad_accum), optimizer, lr=lr,
+                        clip=clip, params=model.parameters(), precision=precision,
+                        scaler=scaler,
+                    )
+                    loss_value = mean_over_processes(loss)  # the loss of the global batch
                 record: dict[str, Any] = {
                     "step": step + 1,
-                    "loss": loss.item(),
+                    "loss": loss_value,
                     "lr": lr,
                     "grad_norm": norm,
                 }
@@ -500,15 +686,13 @@ def train(
                 timing["steps"] += 1
                 sampler_state, rng_state = sampler.get_state(), torch.get_rng_state()
 
-            out_of_time = cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit
+            out_of_time = cfg.time_limit is not None and clock() >= cfg.time_limit
             if _evaluates(done, cfg) or out_of_time:
-                measure(record)
-                bar.set_postfix(
-                    train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}"
-                )
-                checkpoint()
-                if callback is not None:
-                    callback(record, model)
+                measure_and_save(record)
+                if info.is_main:
+                    bar.set_postfix(
+                        train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}"
+                    )
                 timing.update(start=time.perf_counter(), steps=0)
             if out_of_time:
                 break
@@ -517,7 +701,7 @@ def train(
             keys = ("train_loss", "val_loss", "val_perplexity", "val_bpb")
             for key in (*keys, "tokens_per_s", "flops_per_s"):
                 history[-1].pop(key, None)
-        checkpoint()
+        checkpoint()  # rank 0 only, without a gather: the other processes may be gone
         raise
     finally:
         bar.close()
