@@ -89,6 +89,15 @@ def candidates(lrs: Sequence[float], epochs: float, steps: int | None, n_rows: i
     return {f"lr {lr:g}": replace(base, lr=lr) for lr in lrs}
 
 
+def seconds_per_step(gpt, rows: Sequence, steps: int = 8) -> float:
+    """How long one training step takes here: a few steps of the recipe on a throwaway copy."""
+    cfg = replace(ft.INSTRUCTION_RECIPE, epochs=1.0)
+    plan_cfg = replace(cfg, epochs=steps / math.ceil(len(rows) / cfg.batch_size))
+    t0 = time.perf_counter()
+    ft.train_instructions(gpt, rows, plan_cfg)
+    return (time.perf_counter() - t0) / steps
+
+
 def run(gpt, tok, parts: ins.Parts, recipes: dict[str, ft.InstructionConfig],
         model_out: Path | None = MODEL_FILE, progress: bool = False) -> dict:
     """Train every recipe on ``parts.train``, choose the best by exact match on ``parts.val``,
@@ -113,6 +122,7 @@ def run(gpt, tok, parts: ins.Parts, recipes: dict[str, ft.InstructionConfig],
         score = ft.overall_exact(val)
         print(f"{name}: {len(losses)} steps in {seconds:.0f} s, validation exact match "
               f"{score:.1%}; load {_load_average()}", flush=True)
+        print("    " + ", ".join(f"{t} {v.exact:.0%}" for t, v in val.items()), flush=True)
         record["candidates"][name] = {
             "config": asdict(cfg), "steps": len(losses), "train_seconds": round(seconds, 1),
             "val": scores_json(val), "val_overall": score,
@@ -154,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3])
     parser.add_argument("--epochs", type=float, default=ft.INSTRUCTION_RECIPE.epochs)
     parser.add_argument("--steps", type=int, help="train this many steps (instead of --epochs)")
+    parser.add_argument("--minutes", type=float,
+                        help="instead of --steps: as many steps as fit this many minutes of "
+                        "training for all candidates together (timed on this machine first)")
     parser.add_argument("--seed", type=int, default=0, help="the seed of the instruction set")
     parser.add_argument("--out", default=str(RUNS_FILE))
     parser.add_argument("--model-out", default=str(MODEL_FILE))
@@ -167,7 +180,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     gpt, tok = load_base_model("cpu")
     parts = ins.build_parts(args.seed)
     n_rows = len(parts.train)
-    recipes = candidates(args.lrs, args.epochs, args.steps, n_rows)
+    steps = args.steps
+    if args.minutes:
+        rows, _ = train_rows(tok, parts.train, gpt.config.context)
+        per_step = seconds_per_step(gpt, rows)
+        steps = int(args.minutes * 60 / per_step / len(args.lrs))
+        print(f"{per_step:.2f} s per step: {steps} steps per candidate", flush=True)
+    recipes = candidates(args.lrs, args.epochs, steps, n_rows)
     record = run(gpt, tok, parts, recipes, None if args.dry_run else Path(args.model_out),
                  progress=args.progress)
     record = {
