@@ -378,6 +378,18 @@ def overall_exact(scores: dict[str, TaskScore]) -> float:
     return sum(s.right for s in kept) / sum(s.total for s in kept)
 
 
+def answer_budget(tokenizer, example: Example, accepted: set[str], max_new_tokens: int,
+                  slack: int | None) -> int:
+    """How many tokens to let the model write for ``example``: ``max_new_tokens``, or with
+    ``slack``, only ``slack`` more than the longest accepted answer and its newline need. An
+    answer that runs longer cannot match exactly, so cutting it changes no exact match and saves
+    the time of writing it (a base model rarely stops on its own)."""
+    if slack is None:
+        return max_new_tokens
+    need = max(len(tokenizer.encode(a + STOP)) for a in accepted | {example.response})
+    return max(1, min(max_new_tokens, need + slack))
+
+
 def evaluate(
     gpt: GPT,
     tokenizer,
@@ -385,10 +397,20 @@ def evaluate(
     accepted: dict[tuple[str, str], set[str]] | None = None,
     max_new_tokens: int = 24,
     progress: Callable | None = None,
+    slack: int | None = None,
 ) -> tuple[list[str], dict[str, TaskScore]]:
-    """Greedy answers to ``examples`` and their scores: ``(answers, {task: TaskScore})``."""
+    """Greedy answers to ``examples`` and their scores: ``(answers, {task: TaskScore})``.
+
+    With ``slack``, each answer may run only ``slack`` tokens past the length of its longest
+    accepted answer (:func:`answer_budget`); free-text answers always get ``max_new_tokens``.
+    """
     items = progress(examples) if progress else examples
-    answers = [answer(gpt, tokenizer, ex, max_new_tokens) for ex in items]
+    answers = []
+    for ex in items:
+        ok = (accepted or {}).get((ex.task, example_prompt(ex)), set())
+        budget = answer_budget(tokenizer, ex, ok, max_new_tokens,
+                               None if ex.task == FREE_TEXT else slack)
+        answers.append(answer(gpt, tokenizer, ex, budget))
     return answers, score_answers(examples, answers, accepted)
 
 

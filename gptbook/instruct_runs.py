@@ -41,6 +41,9 @@ RUNS_FILE = ASSETS / "instruction_runs.json"
 MODEL_FILE = ASSETS / "instruct_model.pt"
 MAX_NEW = 24
 """Tokens an answer may take (a spelled word needs about 2 per letter)."""
+SLACK = 4
+"""...but at most this many past the length of the right answer (it cannot match any more; see
+:func:`gptbook.instruct.answer_budget`). Chat answers always get ``MAX_NEW``."""
 
 
 def file_sha256(path: Path) -> str:
@@ -118,7 +121,7 @@ def run(gpt, tok, parts: ins.Parts, recipes: dict[str, ft.InstructionConfig],
         t0 = time.perf_counter()
         model, losses = ft.train_instructions(gpt, rows, cfg, progress=bar, on_step=curves.add)
         seconds = time.perf_counter() - t0
-        _, val = ft.evaluate(model, tok, parts.val, accepted, MAX_NEW)
+        _, val = ft.evaluate(model, tok, parts.val, accepted, MAX_NEW, slack=SLACK)
         score = ft.overall_exact(val)
         print(f"{name}: {len(losses)} steps in {seconds:.0f} s, validation exact match "
               f"{score:.1%}; load {_load_average()}", flush=True)
@@ -138,8 +141,8 @@ def run(gpt, tok, parts: ins.Parts, recipes: dict[str, ft.InstructionConfig],
         save_checkpoint(model_out, best_model, tokenizer=tok, weights_dtype=torch.float16,
                         extra={"recipe": recipe})
         best_model, _ = load_model(model_out, next(gpt.parameters()).device)
-    _, before = ft.evaluate(gpt, tok, parts.test, accepted, MAX_NEW)
-    _, after = ft.evaluate(best_model, tok, parts.test, accepted, MAX_NEW)
+    _, before = ft.evaluate(gpt, tok, parts.test, accepted, MAX_NEW, slack=SLACK)
+    _, after = ft.evaluate(best_model, tok, parts.test, accepted, MAX_NEW, slack=SLACK)
     record["test"] = {"before": scores_json(before), "after": scores_json(after),
                       "before_overall": ft.overall_exact(before),
                       "after_overall": ft.overall_exact(after)}

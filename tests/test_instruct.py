@@ -306,3 +306,12 @@ def test_evaluate_answers_greedily_and_scores(byte_tok, tiny_gpt):
     answers, scores = instruct.evaluate(gpt, byte_tok, exs, max_new_tokens=3)
     assert answers == [instruct.answer(gpt, byte_tok, e, 3) for e in exs]
     assert scores == instruct.score_answers(exs, answers)
+    # with a slack, an answer is cut where it could no longer match: no exact match changes
+    cut, cut_scores = instruct.evaluate(gpt, byte_tok, exs, max_new_tokens=3, slack=0)
+    assert all(a.startswith(c) for a, c in zip(answers, cut))
+    assert {t: s.right for t, s in cut_scores.items()} == {t: s.right for t, s in scores.items()}
+    ex = Example("add", ADD, "5 + 5", "10")
+    assert instruct.answer_budget(byte_tok, ex, set(), 24, slack=2) == 5  # "10\n" is 3 bytes
+    assert instruct.answer_budget(byte_tok, ex, {"ten!"}, 24, slack=2) == 7
+    assert instruct.answer_budget(byte_tok, ex, set(), 4, slack=2) == 4
+    assert instruct.answer_budget(byte_tok, ex, set(), 24, slack=None) == 24
