@@ -24,6 +24,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -141,6 +142,7 @@ def run(gpt, tok, parts: ins.Parts, recipes: dict[str, ft.InstructionConfig],
         save_checkpoint(model_out, best_model, tokenizer=tok, weights_dtype=torch.float16,
                         extra={"recipe": recipe})
         best_model, _ = load_model(model_out, next(gpt.parameters()).device)
+        record["model_sha256"] = file_sha256(model_out)
     _, before = ft.evaluate(gpt, tok, parts.test, accepted, MAX_NEW, slack=SLACK)
     _, after = ft.evaluate(best_model, tok, parts.test, accepted, MAX_NEW, slack=SLACK)
     record["test"] = {"before": scores_json(before), "after": scores_json(after),
@@ -189,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         per_step = seconds_per_step(gpt, rows)
         steps = int(args.minutes * 60 / per_step / len(args.lrs))
         print(f"{per_step:.2f} s per step: {steps} steps per candidate", flush=True)
+    timing = {"minutes": args.minutes, "seconds_per_step": per_step} if args.minutes else {}
     recipes = candidates(args.lrs, args.epochs, steps, n_rows)
     record = run(gpt, tok, parts, recipes, None if args.dry_run else Path(args.model_out),
                  progress=args.progress)
@@ -199,11 +202,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "seed": args.seed,
         **record,
         "run": {
-            "command": "python -m gptbook.instruct_runs " + " ".join(argv or []),
+            "command": " ".join(["python -m gptbook.instruct_runs", *(argv or sys.argv[1:])]),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "wall_seconds": round(time.perf_counter() - t0, 1),
             "load_average_before": load_before, "load_average_after": _load_average(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            **timing, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "machine": platform.machine(), "device": "cpu",
         },
     }

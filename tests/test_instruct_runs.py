@@ -39,6 +39,7 @@ def test_a_tiny_run_chooses_on_validation_and_scores_the_saved_model_on_test(
     assert record["chosen"] == best
     # the test scores are those of the saved (half-precision) model
     saved, _ = load_model(path)
+    assert record["model_sha256"] == runs.file_sha256(path)
     accepted = ins.accepted_answers(parts.train + parts.val + parts.test)
     _, after = evaluate(saved, byte_tok, parts.test, accepted, runs.MAX_NEW, slack=runs.SLACK)
     assert record["test"]["after"] == runs.scores_json(after)
