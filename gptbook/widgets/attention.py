@@ -142,7 +142,7 @@ def attention_figure(view: AttentionView, ax: Any = None) -> Any:
     ax.set_yticks(range(T), view.tokens, fontsize=8, fontfamily="monospace")
     ax.set_xlabel("looked at (key)")
     ax.set_ylabel("looking (query)")
-    ax.set_title(f"layer {view.layer}, head {view.head}", fontsize=10)
+    ax.set_title(f"Attention weights of layer {view.layer}, head {view.head}", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
     fig.tight_layout()
     return fig
