@@ -24,9 +24,9 @@ def _as_float_tensor(got: object) -> torch.Tensor:
 ONE_HOT = Implement(
     id="02.1",
     title="one-hot rows",
-    statement="one_hot(ids, n): a float tensor of shape (len(ids), n), row i all zeros except a 1 "
+    statement="one_hot_rows(ids, n): a float tensor of shape (len(ids), n), row i all zeros except a 1 "
     "at place ids[i].",
-    name="one_hot",
+    name="one_hot_rows",
     reference=_one_hot,
     prepare=_as_float_tensor,
     cases=(
@@ -38,7 +38,7 @@ ONE_HOT = Implement(
     solution_code='''
 import torch
 
-def one_hot(ids, n):
+def one_hot_rows(ids, n):
     out = torch.zeros(len(ids), n)
     out[torch.arange(len(ids)), torch.tensor(ids)] = 1.0  # row i, column ids[i]
     return out
@@ -64,9 +64,9 @@ def _naive_nll(logits, targets):
 NLL = Implement(
     id="02.2",
     title="the loss from logits",
-    statement="nll(logits, targets): logits is (N, V), targets a list of N right answers; return "
+    statement="nll_from_logits(logits, targets): logits is (N, V), targets a list of N right answers; return "
     "the mean negative log-probability of the right answers (a float), safe for large logits.",
-    name="nll",
+    name="nll_from_logits",
     reference=_nll,
     cases=(
         Case((torch.tensor([[2.0, 0.5, -1.0]]), [0]), "Softmax each row, take the probability p of "
@@ -80,7 +80,7 @@ NLL = Implement(
     solution_code='''
 import torch
 
-def nll(logits, targets):
+def nll_from_logits(logits, targets):
     shifted = logits - logits.max(dim=1, keepdim=True).values  # exp never overflows now
     log_probs = shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
     right = log_probs[torch.arange(len(targets)), torch.tensor(targets)]

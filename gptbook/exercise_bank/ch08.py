@@ -21,9 +21,10 @@ def _window(ids: torch.Tensor, context: int, i: int) -> tuple[torch.Tensor, torc
 WINDOW = Implement(
     id="08.1",
     title="a window and its labels",
-    statement="window(ids, context, i): window i of a 1-D tensor of token ids: the inputs x (context "
-    "ids starting at i) and the labels y (at every position, the id that comes next).",
-    name="window",
+    statement="window_and_labels(ids, context, i): window i of a 1-D tensor of token ids: the "
+    "inputs x (context ids starting at i) and the labels y (at every position, the id that comes "
+    "next).",
+    name="window_and_labels",
     reference=_window,
     prepare=lambda got: tuple(torch.as_tensor(t) for t in got),
     cases=(
@@ -37,7 +38,7 @@ WINDOW = Implement(
              "the last id as its last label.", "ids = [10, 11, ..., 19], context = 4, i = 5"),
     ),
     solution_code='''
-def window(ids, context, i):
+def window_and_labels(ids, context, i):
     chunk = ids[i : i + context + 1]  # context inputs and one more id
     return chunk[:-1], chunk[1:]  # the labels are the inputs shifted by one
 ''',

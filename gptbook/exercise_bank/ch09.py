@@ -63,9 +63,9 @@ def _as_lists(got: object) -> list[list[int]]:
 CONFUSION = Implement(
     id="09.2",
     title="the confusion matrix",
-    statement="confusion(true, predicted): for labels 0 (not spam) and 1 (spam), the 2 × 2 table "
+    statement="confusion_table(true, predicted): for labels 0 (not spam) and 1 (spam), the 2 × 2 table "
     "m[t][p] = how many messages of true class t were predicted as p.",
-    name="confusion",
+    name="confusion_table",
     reference=_confusion,
     prepare=_as_lists,
     cases=(
@@ -77,7 +77,7 @@ CONFUSION = Implement(
              "[[0, 0], [0, 3]]."),
     ),
     solution_code='''
-def confusion(true, predicted):
+def confusion_table(true, predicted):
     m = [[0, 0], [0, 0]]
     for t, p in zip(true, predicted):
         m[t][p] += 1  # row: the truth, column: the prediction
