@@ -429,6 +429,71 @@ for text in ["Congratulations! You have won a £1000 prize. Text CLAIM to 80082 
     print(f"{label:>4} (p(spam) = {p:.2f}): {text}")
 
 # %% [markdown]
+# ## Exercises
+#
+# Four exercises, from easy to stretch. Each answer cell starts as a stub (`...`): replace it with
+# your answer, then run the check cell under it. The checker runs your answer on test inputs and says
+# which input failed, what was expected, what came back, and a hint. A *Predict* exercise runs its
+# small experiment (a few seconds) once you have made your prediction. A *Think* question has no
+# single right wording: the checker looks for the key ideas. `show_solution("09.1")` shows a solution;
+# try first.
+
+# %%
+from gptbook.exercises import check, show_solution
+
+# %% [markdown]
+# **09.1 Implement: the last real token of a padded batch.** `pick_last(h, lengths)`: h is (B, T, d),
+# the final vectors of a right-padded batch; row b holds lengths[b] real tokens. Return (B, d): each
+# row's vector at its last real token.
+
+# %%
+def pick_last(h, lengths):
+    ...  # your code here
+
+# %%
+check("09.1", pick_last)
+
+# %% [markdown]
+# **09.2 Implement: the confusion matrix.** `confusion_table(true, predicted)`: for labels 0 (not
+# spam) and 1 (spam), the 2 × 2 table m[t][p] = how many messages of true class t were predicted as p.
+
+# %%
+def confusion_table(true, predicted):
+    ...  # your code here
+
+# %%
+check("09.2", confusion_table)
+
+# %% [markdown]
+# **09.3 Predict: a classifier that always says 'not spam'.** A 'classifier' answers 'not spam' for
+# every message of the chapter's test set. What accuracy does it get?
+#
+# - `"a"`: below 50%
+# - `"b"`: between 50% and 80%
+# - `"c"`: between 80% and 95%
+# - `"d"`: above 95%
+#
+# Write your prediction first; the check then runs the experiment and shows what happened.
+
+# %%
+prediction_09_3 = ...  # "a" or "b" or "c" or "d"
+
+# %%
+check("09.3", prediction_09_3)
+
+# %% [markdown]
+# **09.4 Think: why classify on the last real token.** The classification head reads the final vector
+# of the last real token of a message. Why that token, and not the first one? Write your answer as a
+# string.
+
+# %%
+answer_09_4 = ...  # "your answer, in a few sentences"
+
+# %%
+check("09.4", answer_09_4)
+
+
+# %% [markdown]
 # ## Checks
 
 # %%
