@@ -298,6 +298,70 @@ for instruction, given in [("", ""), ("Reverse the letters of this word.", "very
 chat_widget(gpt, tok)
 
 # %% [markdown]
+# ## Exercises
+#
+# Four exercises, from easy to stretch. Each answer cell starts as a stub (`...`): replace it with
+# your answer, then run the check cell under it. The checker runs your answer on test inputs and says
+# which input failed, what was expected, what came back, and a hint. A *Predict* exercise runs its
+# small experiment (a few seconds) once you have made your prediction. A *Think* question has no
+# single right wording: the checker looks for the key ideas. `show_solution("10.1")` shows a solution;
+# try first.
+
+# %%
+from gptbook.exercises import check, show_solution
+
+# %% [markdown]
+# **10.1 Implement: the prompt template.** `build_prompt(instruction, input)`: the chapter's template:
+# '### Instruction:', the instruction, a blank line, '### Input:' and the input (only when the input
+# is not empty), a blank line, then '### Response:' and a newline.
+
+# %%
+def build_prompt(instruction, input):
+    ...  # your code here
+
+# %%
+check("10.1", build_prompt)
+
+# %% [markdown]
+# **10.2 Implement: masking the prompt out of the targets.** `mask_targets(ids, prompt_len)`: ids =
+# prompt tokens + response tokens. Return (inputs, targets): inputs = ids[:-1], targets = ids[1:],
+# with -100 for every target that is still a prompt token.
+
+# %%
+def mask_targets(ids, prompt_len):
+    ...  # your code here
+
+# %%
+check("10.2", mask_targets)
+
+# %% [markdown]
+# **10.3 Predict: padding that is not ignored.** Suppose the padding positions keep a real target (the
+# pad id) instead of -100. Does the loss of the same batch change when you pad it to a longer length?
+#
+# - `"yes"`: yes, the loss changes with the amount of padding
+# - `"no"`: no
+#
+# Write your prediction first; the check then runs the experiment and shows what happened.
+
+# %%
+prediction_10_3 = ...  # "yes" or "no"
+
+# %%
+check("10.3", prediction_10_3)
+
+# %% [markdown]
+# **10.4 Think: the form before the content.** After fine-tuning, a small model often answers in the
+# right form (a whole number for a sum, one word for a reversal) well before its answers are right.
+# Why is the form so much easier to learn than the content? Write your answer as a string.
+
+# %%
+answer_10_4 = ...  # "your answer, in a few sentences"
+
+# %%
+check("10.4", answer_10_4)
+
+
+# %% [markdown]
 # ## Checks
 
 # %%
