@@ -530,6 +530,70 @@ for row in scale_table(runs, flops_per_second):
     print(f"{row['model']:>16}: {row['time on this machine']}")
 
 # %% [markdown]
+# ## Exercises
+#
+# Four exercises, from easy to stretch. Each answer cell starts as a stub (`...`): replace it with
+# your answer, then run the check cell under it. The checker runs your answer on test inputs and says
+# which input failed, what was expected, what came back, and a hint. A *Predict* exercise runs its
+# small experiment (a few seconds) once you have made your prediction. A *Think* question has no
+# single right wording: the checker looks for the key ideas. `show_solution("08.1")` shows a solution;
+# try first.
+
+# %%
+from gptbook.exercises import check, show_solution
+
+# %% [markdown]
+# **08.1 Implement: a window and its labels.** `window_and_labels(ids, context, i)`: window i of a 1-D
+# tensor of token ids: the inputs x (context ids starting at i) and the labels y (at every position,
+# the id that comes next).
+
+# %%
+def window_and_labels(ids, context, i):
+    ...  # your code here
+
+# %%
+check("08.1", window_and_labels)
+
+# %% [markdown]
+# **08.2 Implement: warm-up, then cosine decay.** `lr_schedule(step, total, peak, warmup, final)`: the
+# learning rate of step `step` (from 0): a linear warm-up to `peak` over the first `warmup` steps,
+# then half a cosine from `peak` down to `final` at step `total`, and `final` after that.
+
+# %%
+def lr_schedule(step, total, peak, warmup, final):
+    ...  # your code here
+
+# %%
+check("08.2", lr_schedule)
+
+# %% [markdown]
+# **08.3 Predict: pretraining on 20,000 characters.** Train a small GPT (2 blocks, width 64, context
+# 32) for 300 steps on only the first 20,000 characters of the training text, then measure the loss on
+# those characters and on the validation text.
+#
+# - `"gap"`: the validation loss ends clearly above the training loss (by more than 0.15)
+# - `"close"`: the two stay within 0.15 of each other
+#
+# Write your prediction first; the check then runs the experiment and shows what happened.
+
+# %%
+prediction_08_3 = ...  # "gap" or "close"
+
+# %%
+check("08.3", prediction_08_3)
+
+# %% [markdown]
+# **08.4 Think: choosing the validation text.** The book holds out the last 10% of every work as
+# validation text. Why not simply pick 10% of the lines at random? Write your answer as a string.
+
+# %%
+answer_08_4 = ...  # "your answer, in a few sentences"
+
+# %%
+check("08.4", answer_08_4)
+
+
+# %% [markdown]
 # Data and money change too. GPT-3 was trained on a cluster of V100 GPUs; at the reported compute, even
 # a perfectly used modern GPU doing 100 teraflop/s would need about a century alone. That is why big
 # models are trained once, by a few labs, and everyone else starts from their weights, which is what the
