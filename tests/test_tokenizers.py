@@ -415,7 +415,7 @@ def test_token_inspector_shows_errors_in_its_output_not_a_traceback():
 
     chars = CharTokenizer.from_text("abc ")
     ui = token_inspector({"GPT-2": gpt2(), "Characters": chars}, text="abc")
-    menu, box, out = ui.children
+    menu, box, _merges, out = ui.children
     assert "3 tokens" in out.value
     box.value = "abc xyz"
     menu.value = "Characters"
