@@ -21,10 +21,13 @@ top to bottom (and passes nbval). The exercises themselves live in :mod:`gptbook
 
 from __future__ import annotations
 
+import ast
 import copy
 import dis
 import html
 import math
+import re
+import textwrap
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -540,6 +543,70 @@ def statement(exercise_id: str) -> str:
     """The one-line statement of an exercise."""
     e = exercise(exercise_id)
     return f"Exercise {e.id} ({e.title}): {e.statement}"
+
+
+KIND_LABEL = {"implement": "Implement", "predict": "Predict", "open": "Think"}
+
+
+def _markdown(text: str) -> str:
+    """Text as the comment lines of a jupytext markdown cell, wrapped at 100 characters."""
+    out = []
+    for para in text.split("\n"):
+        if not para:
+            out.append("#")
+            continue
+        indent = "  " if para.startswith("- ") else ""
+        lines = textwrap.wrap(para, 100, subsequent_indent=indent, break_on_hyphens=False)
+        out += ["# " + line for line in lines]
+    return "\n".join(out)
+
+
+def notebook_section(chapter: str) -> str:
+    """A chapter's ``## Exercises`` section in jupytext percent format, to paste into
+    ``notebooks/NN_slug.py`` just before ``## Checks``: an introduction, then for each exercise a
+    statement, a stub answer cell and a check cell. How every chapter got its section; a new
+    chapter (11, an appendix) gets its own the same way once its bank module exists."""
+    exercises = exercises_of(chapter)
+    if not exercises:
+        raise UnknownExerciseError(
+            f"Chapter {chapter!r} has no exercises yet: add gptbook/exercise_bank/"
+            f"{'ch' + chapter if chapter.isdigit() else chapter.lower()}.py first."
+        )
+    count = {3: "Three", 4: "Four", 5: "Five"}.get(len(exercises), str(len(exercises)))
+    intro = (
+        f"## Exercises\n\n{count} exercises, from easy to stretch. Each answer cell starts as a stub "
+        "(`...`): replace it with your answer, then run the check cell under it. The checker runs "
+        "your answer on test inputs and says which input failed, what was expected, what came back, "
+        "and a hint. A *Predict* exercise runs its small experiment (a few seconds) once you have "
+        "made your prediction. A *Think* question has no single right wording: the checker looks "
+        f'for the key ideas. `show_solution("{exercises[0].id}")` shows a solution; try first.'
+    )
+    cells = ["# %% [markdown]\n" + _markdown(intro),
+             "# %%\nfrom gptbook.exercises import check, show_solution"]
+    for e in exercises:
+        var = e.id.replace(".", "_")
+        text = re.sub(r"^(\w+\([^)]*\))", r"`\1`", e.statement)
+        text = f"**{e.id} {KIND_LABEL[e.kind]}: {e.title}.** {text}"
+        if isinstance(e, Predict):
+            text += "\n\n" + "\n".join(f'- `"{key}"`: {desc}' for key, desc in e.options.items())
+            text += ("\n\nWrite your prediction first; the check then runs the experiment and shows "
+                     "what happened.")
+        elif isinstance(e, Open):
+            text += " Write your answer as a string."
+        cells.append("# %% [markdown]\n" + _markdown(text))
+        if isinstance(e, Implement):
+            tree = ast.parse(e.solution_code)
+            fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == e.name)
+            cells.append(f"# %%\ndef {e.name}({ast.unparse(fn.args)}):\n    ...  # your code here")
+            cells.append(f'# %%\ncheck("{e.id}", {e.name})')
+        elif isinstance(e, Predict):
+            keys = " or ".join(f'"{key}"' for key in e.options)
+            cells.append(f"# %%\nprediction_{var} = ...  # {keys}")
+            cells.append(f'# %%\ncheck("{e.id}", prediction_{var})')
+        else:
+            cells.append(f'# %%\nanswer_{var} = ...  # "your answer, in a few sentences"')
+            cells.append(f'# %%\ncheck("{e.id}", answer_{var})')
+    return "\n\n".join(cells) + "\n"
 
 
 def summary(ids: Sequence[str] | None = None) -> str:
