@@ -16,6 +16,9 @@ model (:mod:`gptbook.window`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,6 +40,63 @@ def count_bigrams(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
         )
     pair = ids[:-1] * vocab_size + ids[1:]
     return torch.bincount(pair, minlength=vocab_size * vocab_size).view(vocab_size, vocab_size)
+
+
+@dataclass(frozen=True)
+class ContextCoverage:
+    """How well a training text covers the contexts of ``n`` tokens that a validation text uses."""
+
+    n: int  # context length in tokens
+    possible: int  # vocab_size ** n contexts could exist
+    seen: int  # distinct contexts of n tokens in the training text
+    unseen_share: float  # share of the validation text's contexts that the training text never has
+
+
+def _context_codes(ids: np.ndarray, n: int, vocab_size: int) -> np.ndarray:
+    """Every run of ``n`` consecutive ids as one integer (base ``vocab_size``)."""
+    codes = np.zeros(len(ids) - n + 1, dtype=np.int64)
+    for j in range(n):
+        codes = codes * vocab_size + ids[j : len(ids) - n + 1 + j]
+    return codes
+
+
+def _check_n(n: int, vocab_size: int) -> None:
+    if n < 1:
+        raise ValueError(f"The context length n must be at least 1, got {n}.")
+    if vocab_size**n >= 2**63:
+        raise ValueError(
+            f"{vocab_size}^{n} contexts do not fit in a 64-bit code; use a shorter n."
+        )
+
+
+def seen_context_mask(
+    train_ids: torch.Tensor, ids: torch.Tensor, n: int, vocab_size: int
+) -> np.ndarray:
+    """For every token of ``ids`` from position ``n`` on: was the context of ``n`` tokens before
+    it ever seen in ``train_ids``? A boolean array of length ``len(ids) - n``, in the order that
+    :func:`evaluate` predicts the tokens."""
+    _check_n(n, vocab_size)
+    train = torch.as_tensor(train_ids, dtype=torch.long).cpu().numpy()
+    asked = torch.as_tensor(ids, dtype=torch.long).cpu().numpy()
+    if len(train) < n or len(asked) < n + 1:
+        raise ValueError(
+            f"Need at least {n} training tokens and {n + 1} tokens to check, for contexts of {n}."
+        )
+    seen = np.unique(_context_codes(train, n, vocab_size))
+    return np.isin(_context_codes(asked[:-1], n, vocab_size), seen)
+
+
+def context_coverage(
+    train_ids: torch.Tensor, val_ids: torch.Tensor, n: int, vocab_size: int
+) -> ContextCoverage:
+    """Count the contexts of ``n`` tokens: how many could exist, how many distinct ones the
+    training text has, and which share of the validation text's contexts (each window of ``n``
+    tokens that is followed by a token to predict) never occurs in training. A counting model has
+    no answer at all for those: this is the sparsity that stops counting beyond short contexts."""
+    mask = seen_context_mask(train_ids, val_ids, n, vocab_size)
+    train = torch.as_tensor(train_ids, dtype=torch.long).cpu().numpy()
+    seen = len(np.unique(_context_codes(train, n, vocab_size)))
+    return ContextCoverage(n, vocab_size**n, seen, float(1.0 - mask.mean()))
 
 
 class CountingBigram(nn.Module):

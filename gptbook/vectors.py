@@ -108,24 +108,37 @@ def arithmetic(
     negative: Sequence[str] = (),
     k: int = 5,
     restrict: int | None = None,
+    exclude_used: bool = True,
 ) -> list[tuple[str, float]]:
-    """Words nearest to ``sum(positive) - sum(negative)`` (unit vectors), leaving out the words used."""
+    """Words nearest to ``sum(positive) - sum(negative)`` (unit vectors), leaving out the words used
+    unless ``exclude_used=False`` (then they compete with every other word)."""
     unit = unit_vectors(wv)
     ids_pos = [word_id(wv, w) for w in positive]
     ids_neg = [word_id(wv, w) for w in negative]
     if not ids_pos:
         raise ValueError("Give at least one positive word.")
     target = unit[ids_pos].sum(0) - (unit[ids_neg].sum(0) if ids_neg else 0.0)
-    return nearest(wv, target, k=k, exclude=[*positive, *negative], restrict=restrict)
+    used = [*positive, *negative] if exclude_used else []
+    return nearest(wv, target, k=k, exclude=used, restrict=restrict)
 
 
 def analogy(
-    wv: WordVectors, a: str, b: str, c: str, k: int = 5, restrict: int | None = None
+    wv: WordVectors,
+    a: str,
+    b: str,
+    c: str,
+    k: int = 5,
+    restrict: int | None = None,
+    exclude_question: bool = True,
 ) -> list[tuple[str, float]]:
     """"``a`` is to ``b`` as ``c`` is to ?": the words nearest to ``b - a + c``, question words left out.
 
-    ``analogy(glove(), "man", "king", "woman")`` asks king - man + woman."""
-    return arithmetic(wv, positive=[b, c], negative=[a], k=k, restrict=restrict)
+    ``analogy(glove(), "man", "king", "woman")`` asks king - man + woman. With
+    ``exclude_question=False`` a, b and c may answer too (``b - a + c`` is often still nearest to
+    ``c`` or ``b``: the usual rule of leaving them out hides that)."""
+    return arithmetic(
+        wv, positive=[b, c], negative=[a], k=k, restrict=restrict, exclude_used=exclude_question
+    )
 
 
 # --------------------------------------------------------------------------- an analogy test set
@@ -184,12 +197,17 @@ class AnalogyResult:
 
 
 def score_analogies(
-    wv: WordVectors, questions: Sequence[AnalogyQuestion], restrict: int | None = None
+    wv: WordVectors,
+    questions: Sequence[AnalogyQuestion],
+    restrict: int | None = None,
+    exclude_question: bool = True,
 ) -> list[AnalogyResult]:
-    """Answer every question (top word only) and mark it right or wrong."""
+    """Answer every question (top word only) and mark it right or wrong (``exclude_question``: as in
+    :func:`analogy`)."""
     results = []
     for q in questions:
-        answer = analogy(wv, q.a, q.b, q.c, k=1, restrict=restrict)[0][0]
+        answer = analogy(wv, q.a, q.b, q.c, k=1, restrict=restrict,
+                         exclude_question=exclude_question)[0][0]
         results.append(AnalogyResult(q, answer, answer == q.expected))
     return results
 

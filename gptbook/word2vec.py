@@ -144,6 +144,17 @@ class Word2VecResult:
     losses: list[float]  # mean loss of every batch
     pairs_per_epoch: list[int]
     seconds: float
+    # per epoch: the share of its (centre, neighbour) pairs that an earlier epoch already had (0 for the
+    # first); a step down in the loss at each new epoch comes from these pairs seen again
+    seen_before: list[float] = field(default_factory=list)
+
+    @property
+    def epoch_starts(self) -> list[int]:
+        """The step at which each epoch begins (0 for the first)."""
+        steps = [math.ceil(n / self.batch_size) for n in self.pairs_per_epoch]
+        return [sum(steps[:k]) for k in range(len(steps))]
+
+    batch_size: int = 4096
 
 
 def train_word2vec(
@@ -177,9 +188,14 @@ def train_word2vec(
     model = SkipGram(len(vocab), dim).to(device)
     opt = _adam(list(model.parameters()), lr)
     epoch_pairs = []
+    seen: np.ndarray = np.zeros(0, dtype=np.int64)  # distinct pairs of earlier epochs, as c * V + o
+    seen_before = []
     for _ in range(epochs):
         kept = ids[rng.random(len(ids)) < keep[ids]]
         c, o = skipgram_pairs(kept, window, rng)
+        code = c.astype(np.int64) * len(vocab) + o
+        seen_before.append(float(np.isin(code, seen).mean()) if len(seen) else 0.0)
+        seen = np.union1d(seen, code)
         order = rng.permutation(len(c))
         epoch_pairs.append((torch.from_numpy(c[order]), torch.from_numpy(o[order])))
     total_steps = sum(math.ceil(len(c) / batch_size) for c, _ in epoch_pairs)
@@ -200,5 +216,6 @@ def train_word2vec(
     vectors = model.inp.weight.detach().cpu().numpy().astype(np.float32)
     wv = WordVectors(list(vocab.words), vectors, dict(vocab.index))
     return Word2VecResult(
-        wv, vocab, losses, [len(c) for c, _ in epoch_pairs], time.perf_counter() - start
+        wv, vocab, losses, [len(c) for c, _ in epoch_pairs], time.perf_counter() - start,
+        seen_before, batch_size=batch_size,
     )

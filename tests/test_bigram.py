@@ -100,3 +100,28 @@ def test_training_gives_the_losses_of_the_loop_written_out_by_hand():
         want.append(loss.item())
     assert got == want  # bit for bit
     assert torch.equal(model.weight, by_hand.weight)
+
+
+def test_context_coverage_counts_contexts_by_hand():
+    from gptbook.bigram import context_coverage
+
+    train = torch.tensor([0, 1, 2, 0, 1, 2, 0])  # contexts of 2: 01 12 20 01 12 20 -> 3 distinct
+    val = torch.tensor([0, 1, 0, 2, 2])  # windows before a target: 01 10 02 -> 10 and 02 unseen
+    cov = context_coverage(train, val, 2, vocab_size=3)
+    assert (cov.n, cov.possible, cov.seen) == (2, 9, 3)
+    assert cov.unseen_share == pytest.approx(2 / 3)
+    assert context_coverage(train, val, 1, 3).unseen_share == 0.0
+    with pytest.raises(ValueError, match="do not fit in a 64-bit code"):
+        context_coverage(train, val, 20, vocab_size=100)
+    with pytest.raises(ValueError, match="at least 1"):
+        context_coverage(train, val, 0, 3)
+
+
+def test_seen_context_mask_marks_each_predicted_token():
+    from gptbook.bigram import seen_context_mask
+
+    train = torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    val = torch.tensor([0, 1, 0, 2, 2])  # targets 0, 2, 2 after contexts 01, 10, 02
+    assert seen_context_mask(train, val, 2, 3).tolist() == [True, False, False]
+    with pytest.raises(ValueError, match="and 3 tokens to check"):
+        seen_context_mask(train, torch.tensor([0, 1]), 2, 3)

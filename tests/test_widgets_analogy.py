@@ -49,9 +49,28 @@ def test_words_it_cannot_use_raise_one_error_type_and_show_as_a_message(words, m
     assert "gptbook-analogy-answers" not in shown and "is to" in shown
 
 
+def test_leaving_the_question_words_in_lets_them_answer_and_marks_them():
+    # king - man + woman is nearest to queen, but woman itself comes before any other word
+    kept = analogy_answers(table(), "man", "king", "woman", k=6, exclude_question=False)
+    left_out = analogy_answers(table(), "man", "king", "woman", k=6)
+    assert {w for w, _ in kept.answers} >= {"king", "woman"}
+    assert not {"man", "king", "woman"} & {w for w, _ in left_out.answers}
+    assert left_out.question_words_in_answers == []
+    assert set(kept.question_words_in_answers) == {"man", "king", "woman"} & {w for w, _ in kept.answers}
+    shown = answers_html(kept)
+    assert shown.count("(a question word)") == len(kept.question_words_in_answers)
+    assert "A, B and C allowed as answers" in shown
+    assert "A, B and C left out" in answers_html(left_out)
+
+
 def test_widget_updates_and_shows_refusals():
     ui = analogy_widget(table(), "man", "king", "woman", k=3)
-    _, boxes, out = ui.children
+    _, boxes, leave_out, out = ui.children
+    assert leave_out.value is True
+    leave_out.value = False
+    assert out.value == analogy_html(table(), "man", "king", "woman", 3, exclude_question=False)
+    assert "(a question word)" in out.value
+    leave_out.value = True
     assert "gptbook-analogy-output" in out._dom_classes
     assert out.value == analogy_html(table(), "man", "king", "woman", 3) and "queen" in out.value
     boxes.children[1].value = "qzxwvkj"

@@ -72,6 +72,10 @@ def test_words_in_the_same_contexts_end_up_close():
         words, dim=8, window=2, negatives=3, min_count=1, epochs=2, subsample=1.0, seed=0
     )
     assert result.losses[-1] < result.losses[0]
+    # the second epoch redraws windows over the same text: most of its pairs were seen in the first
+    assert result.seen_before[0] == 0.0 and 0.5 < result.seen_before[1] <= 1.0
+    steps = [-(-n // result.batch_size) for n in result.pairs_per_epoch]
+    assert result.epoch_starts == [0, steps[0]] and sum(steps) == len(result.losses)
     for w in animals:
         assert {x for x, _ in nearest(result.vectors, w, k=3)} == set(animals) - {w}
     with pytest.raises(UnknownWordError, match="'horse'"):

@@ -510,15 +510,20 @@ def check_chat_widget(nb, model: str, tokenizer: str, shot: str, max_new_tokens:
 
 def check_analogy_widget(nb, vectors: str, shot: str, k: int = 5) -> None:
     """Type words into A, B and C (Enter after each): the ranked answers are what analogy_answers
-    computes; an unknown word and an empty box give the widget's message."""
+    computes; unticking "leave out A, B and C" lets the question words answer (marked); an unknown
+    word and an empty box give the widget's message."""
     setup = "from gptbook.widgets.analogy import analogy_html"
     ui = nb.widget("gptbook-analogy")
     boxes = [ui.locator(f".gptbook-analogy-{name} input") for name in "abc"]
+    leave_out = ui.locator(".gptbook-analogy-exclude input")
     out = ui.locator(".gptbook-analogy-output")
 
     def expect_answers() -> None:
         words = ", ".join(repr(box.input_value()) for box in boxes)
-        shown = nb.kernel_eval(f"analogy_html({vectors}, {words}, k={k})", setup)
+        exclude = leave_out.is_checked()
+        shown = nb.kernel_eval(
+            f"analogy_html({vectors}, {words}, k={k}, exclude_question={exclude})", setup
+        )
         expect(out).to_have_text(html_text(shown), use_inner_text=True)
 
     expect(out).not_to_be_empty()
@@ -528,6 +533,14 @@ def check_analogy_widget(nb, vectors: str, shot: str, k: int = 5) -> None:
     expect(ui.locator(".gptbook-analogy-answers li")).to_have_count(k)
     expect_answers()
     nb.screenshot(ui, f"{shot}_analogy")
+    leave_out.click()  # let A, B and C answer: italy and paris come back, marked
+    expect(leave_out).not_to_be_checked()
+    expect(ui.locator(".gptbook-analogy-own").first).to_be_visible()
+    expect_answers()
+    nb.screenshot(ui, f"{shot}_analogy_question_words_in")
+    leave_out.click()
+    expect(ui.locator(".gptbook-analogy-own")).to_have_count(0)
+    expect_answers()
     nb.type_into(boxes[1], "qzxwvkj", enter=True)
     expect(ui.locator(".gptbook-analogy-error")).to_be_visible()
     expect_answers()
