@@ -467,6 +467,82 @@ token_inspector({"GPT-2": enc, "book BPE (4,096)": book_bpe, "characters": char_
                 text="To be, or not to be. Быть или не быть. 生存还是毁灭。")
 
 # %% [markdown]
+# ## Exercises
+#
+# Five exercises, from easy to stretch. Each answer cell starts as a stub (`...`): replace it with
+# your answer, then run the check cell under it. The checker runs your answer on test inputs and says
+# which input failed, what was expected, what came back, and a hint. A *Predict* exercise runs its
+# small experiment (a few seconds) once you have made your prediction. A *Think* question has no
+# single right wording: the checker looks for the key ideas. `show_solution("01.1")` shows a solution;
+# try first.
+
+# %%
+from gptbook.exercises import check, show_solution
+
+# %% [markdown]
+# **01.1 Implement: a vocabulary with an 'unknown' id.** `encode_unknown(text, chars)`: character i of
+# `chars` gets id i + 1; a character not in `chars` gets id 0 instead of an error.
+
+# %%
+def encode_unknown(text, chars):
+    ...  # your code here
+
+# %%
+check("01.1", encode_unknown)
+
+# %% [markdown]
+# **01.2 Predict: BPE without the pre-split.** Train 40 merges on 5,000 characters without splitting
+# the text into chunks first. Will some new tokens glue the end of a word to the space after it, like
+# 'e ' or 'd t'?
+#
+# - `"yes"`: some tokens glue a word's end to the next space
+# - `"no"`: no token does
+#
+# Write your prediction first; the check then runs the experiment and shows what happened.
+
+# %%
+prediction_01_2 = ...  # "yes" or "no"
+
+# %%
+check("01.2", prediction_01_2)
+
+# %% [markdown]
+# **01.3 Implement: one BPE training step.** `bpe_step(chunks, new_id)`: count neighbour pairs inside
+# each chunk, pick the most frequent (a tie goes to the smaller pair), replace it by new_id
+# everywhere; return (pair, new_chunks).
+
+# %%
+def bpe_step(chunks, new_id):
+    ...  # your code here
+
+# %%
+check("01.3", bpe_step)
+
+# %% [markdown]
+# **01.4 Implement: encoding with learned merges.** `encode_chunk(ids, merges)`: apply the learned
+# merges (dict pair -> new id, in the order learned) to one chunk's byte ids, always merging the
+# earliest-learned pair present.
+
+# %%
+def encode_chunk(ids, merges):
+    ...  # your code here
+
+# %%
+check("01.4", encode_chunk)
+
+# %% [markdown]
+# **01.5 Think: why other scripts cost more tokens.** GPT-2's tokenizer needs more than twice as many
+# tokens for the same sentence in Russian or Chinese as in English. Explain why, in two or three
+# sentences. Write your answer as a string.
+
+# %%
+answer_01_5 = ...  # "your answer, in a few sentences"
+
+# %%
+check("01.5", answer_01_5)
+
+
+# %% [markdown]
 # ## Checks
 
 # %%
