@@ -375,7 +375,72 @@ print(tok.decode(sample(model, tok.encode("\n"), 200, generator=g)))
 # %% [markdown]
 # Word-like bits, real short words ("the", "of"), capital letters after a newline, but no meaning: one
 # character of memory is not enough. Chapter 03 gives the model a window of several characters.
+
+# %% [markdown]
+# ## Exercises
 #
+# Four exercises, from easy to stretch. Each answer cell starts as a stub (`...`): replace it with
+# your answer, then run the check cell under it. The checker runs your answer on test inputs and says
+# which input failed, what was expected, what came back, and a hint. A *Predict* exercise runs its
+# small experiment (a few seconds) once you have made your prediction. A *Think* question has no
+# single right wording: the checker looks for the key ideas. `show_solution("02.1")` shows a solution;
+# try first.
+
+# %%
+from gptbook.exercises import check, show_solution
+
+# %% [markdown]
+# **02.1 Implement: one-hot rows.** `one_hot_rows(ids, n)`: a float tensor of shape (len(ids), n), row
+# i all zeros except a 1 at place ids[i].
+
+# %%
+def one_hot_rows(ids, n):
+    ...  # your code here
+
+# %%
+check("02.1", one_hot_rows)
+
+# %% [markdown]
+# **02.2 Implement: the loss from logits.** `nll_from_logits(logits, targets)`: logits is (N, V),
+# targets a list of N right answers; return the mean negative log-probability of the right answers (a
+# float), safe for large logits.
+
+# %%
+def nll_from_logits(logits, targets):
+    ...  # your code here
+
+# %%
+check("02.2", nll_from_logits)
+
+# %% [markdown]
+# **02.3 Predict: a bigram counted on 20,000 characters.** Count the bigram (alpha = 0.01) on only the
+# first 20,000 characters of the training text. Compared with the bigram counted on all of it, what
+# happens to its loss on the text it was counted on, and on the validation text?
+#
+# - `"a"`: its training loss is lower and its validation loss higher (it overfits)
+# - `"b"`: both losses are lower
+# - `"c"`: both losses are higher
+# - `"d"`: its training loss is higher and its validation loss lower
+#
+# Write your prediction first; the check then runs the experiment and shows what happened.
+
+# %%
+prediction_02_3 = ...  # "a" or "b" or "c" or "d"
+
+# %%
+check("02.3", prediction_02_3)
+
+# %% [markdown]
+# **02.4 Think: why one-hot, not the id itself.** Why do we feed a letter to the net as a one-hot
+# vector, rather than its id as one number (а = 0, б = 1, ...)? Write your answer as a string.
+
+# %%
+answer_02_4 = ...  # "your answer, in a few sentences"
+
+# %%
+check("02.4", answer_02_4)
+
+# %% [markdown]
 # ## Checks
 
 # %%
