@@ -308,7 +308,71 @@ print("groups closer inside than to the rest:", [name for name in groups if with
 # in English words), the digits least (the text has few numbers, so their vectors learned little).
 # Nobody told the model which characters are vowels or capitals: it found that they are used alike,
 # from next-character prediction alone. Chapter 04 does the same with whole words.
+
+# %% [markdown]
+# ## Exercises
 #
+# Four exercises, from easy to stretch. Each answer cell starts as a stub (`...`): replace it with
+# your answer, then run the check cell under it. The checker runs your answer on test inputs and says
+# which input failed, what was expected, what came back, and a hint. A *Predict* exercise runs its
+# small experiment (a few seconds) once you have made your prediction. A *Think* question has no
+# single right wording: the checker looks for the key ideas. `show_solution("03.1")` shows a solution;
+# try first.
+
+# %%
+from gptbook.exercises import check, show_solution
+
+# %% [markdown]
+# **03.1 Implement: cosine similarity.** `cosine_sim(u, v)`: the cosine similarity of two 1-D tensors,
+# as a float: 1 for the same direction, 0 at right angles, -1 for opposite directions.
+
+# %%
+def cosine_sim(u, v):
+    ...  # your code here
+
+# %%
+check("03.1", cosine_sim)
+
+# %% [markdown]
+# **03.2 Implement: every training window.** `make_windows(ids, context)`: every window of `context`
+# ids from a 1-D tensor and the id that follows it: x of shape (len(ids) - context, context) and y of
+# shape (len(ids) - context,).
+
+# %%
+def make_windows(ids, context):
+    ...  # your code here
+
+# %%
+check("03.2", make_windows)
+
+# %% [markdown]
+# **03.3 Predict: the window model with one character.** Train the chapter's window model (embedding,
+# tanh hidden layer of 256, output) with context = 1 for 200 steps. Will it beat the counting bigram
+# on the validation text?
+#
+# - `"better"`: clearly better than the counting bigram (by more than 0.05 nats/char)
+# - `"same"`: about as good as the bigram, or a little worse
+#
+# Write your prediction first; the check then runs the experiment and shows what happened.
+
+# %%
+prediction_03_3 = ...  # "better" or "same"
+
+# %%
+check("03.3", prediction_03_3)
+
+# %% [markdown]
+# **03.4 Think: the limit of a fixed window.** Our window model sees 8 characters. What would it take
+# for it to use a character 200 places back, and why is that a poor way to get a long memory? Write
+# your answer as a string.
+
+# %%
+answer_03_4 = ...  # "your answer, in a few sentences"
+
+# %%
+check("03.4", answer_03_4)
+
+# %% [markdown]
 # ## Checks
 
 # %%
