@@ -27,7 +27,8 @@
 # 3. **GPT-2's real tokenizer**, through the `tiktoken` library, working offline.
 #
 # Then we prove that our BPE, given GPT-2's merges, gives exactly GPT-2's ids, we look at what the same
-# sentence costs in English, Russian and Chinese, and we play with a token inspector.
+# sentence costs in English, Russian and Chinese, at the traps tokens set for a model (numbers,
+# spaces, counting letters), and we play with a token inspector that replays BPE one merge at a time.
 #
 # Sources: BPE as a compression method is from Gage (1994), "A New Algorithm for Data Compression",
 # *C Users Journal*. Sennrich, Haddow and Birch (2016), "Neural Machine Translation of Rare Words with
@@ -48,6 +49,7 @@ from IPython.display import HTML, display
 from gptbook.data import shakespeare, shakespeare_split
 from gptbook.device import device, seed_everything
 from gptbook.tokenizers import (
+    DIGIT_SPLIT_PATTERN,
     ENDOFTEXT,
     GPT2_SPLIT_PATTERN,
     BPETokenizer,
@@ -58,10 +60,12 @@ from gptbook.tokenizers import (
     gpt2,
     load_tokenizer,
 )
-from gptbook.widgets.tokens import token_inspector, token_spans, tokens_html
+from gptbook.widgets.html import refusal
+from gptbook.widgets.tokens import merge_step, merge_step_html, token_inspector, token_spans, tokens_html
 
 seed_everything(0)
 DEVICE = device()  # tokenizers run on the CPU; later chapters put the model on DEVICE
+# %config InlineBackend.figure_format = "retina"
 
 # %% [markdown]
 # The corpus: about five million characters of plays and poems. `shakespeare_split()` gives the
@@ -127,60 +131,7 @@ except UnknownCharacterError as e:
     print("UnknownCharacterError:", e)
 
 # %% [markdown]
-# ## 2. Vocabulary size against sequence length
-#
-# With characters, the vocabulary is tiny, but every character costs one token, so sequences are
-# long. A model can only look at a fixed number of tokens (its *context*), and every token costs
-# compute. If common pieces like `" the"` or `"ing"` had their own ids, the same text would need fewer
-# tokens. The price: a bigger vocabulary means a bigger embedding table (one row of numbers per
-# token, chapter 03) and more rare tokens that the model sees only a few times.
-#
-# BPE, which we build in the next section, lets us choose the vocabulary size. We train one BPE
-# tokenizer with 4,096 tokens on 1 MB of the training text. Training is greedy, so its first merges
-# *are* the smaller vocabularies: `truncated(512)` is exactly what training to 512 tokens would give
-# (we check this below). Then we count tokens per character on validation text the tokenizer never saw.
-
-# %%
-book_bpe = BPETokenizer()
-book_bpe.train(train_text[:1_000_000], vocab_size=4096)
-print(book_bpe)
-
-direct_512 = BPETokenizer()
-direct_512.train(train_text[:1_000_000], vocab_size=512)
-assert book_bpe.truncated(512).merges == direct_512.merges
-print("the first 256 merges of the 4,096-token run = a run that stops at 512")
-
-# %%
-sample = val_text[:200_000]
-sizes = [256, 512, 1024, 2048, 4096]
-rows = [("characters", char_tok.vocab_size, 1.0)]
-for size in sizes:
-    n = len(book_bpe.truncated(size).encode(sample))
-    rows.append((f"BPE {size}", size, n / len(sample)))
-rows.append(("GPT-2 BPE", gpt2().n_vocab, len(gpt2().encode_ordinary(sample)) / len(sample)))
-print(f"{'tokenizer':12} {'vocab':>7} {'tokens per character':>21}")
-for name, vocab, per_char in rows:
-    print(f"{name:12} {vocab:>7,} {per_char:>21.3f}")
-
-# %% [markdown]
-# A picture of the same table. Each doubling of the vocabulary saves fewer tokens than the one
-# before. GPT-2's 50,257 tokens (learned from web text, not from Shakespeare) do only a little
-# better here than our 4,096 learned on Shakespeare itself.
-
-# %%
-fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot([r[1] for r in rows[1:-1]], [r[2] for r in rows[1:-1]], "o-", label="our BPE (trained on 1 MB)")
-ax.plot([rows[-1][1]], [rows[-1][2]], "s", color="C3", label="GPT-2")
-ax.axhline(1.0, color="gray", ls="--", label="characters / bytes")
-ax.set_xscale("log", base=2)
-ax.set_xlabel("vocabulary size")
-ax.set_ylabel("tokens per character")
-ax.set_title("Bigger vocabulary, shorter sequences")
-ax.legend()
-plt.show()
-
-# %% [markdown]
-# ## 3. Byte-level BPE, built by hand
+# ## 2. Byte-level BPE, built by hand
 #
 # ### Bytes
 #
@@ -196,13 +147,36 @@ for word in ["tea", "чай", "茶", "🍵"]:
 # %% [markdown]
 # ### Splitting into chunks first
 #
-# GPT-2 first cuts the text into chunks with a regular expression: words with their leading space,
-# numbers, runs of punctuation, and whitespace. Merges then happen only *inside* a chunk, so a token
-# never glues the end of one word to the start of the next.
+# GPT-2 first cuts the text into chunks with a regular expression (the `regex` package, which
+# understands `\p{L}`, "any letter of any script", and `\p{N}`, "any digit"). Merges then happen
+# only *inside* a chunk, so a token never glues the end of one word to the start of the next, and
+# "dog.", "dog!" and "dog?" share the token for "dog" instead of each needing their own.
+#
+# The pattern is six alternatives joined by `|`. At each place in the text the first one that
+# matches wins:
+#
+# 1. `'(?:[sdmt]|ll|ve|re)`: the end of an English contraction, as in *Hamlet's* or *we'll*;
+# 2. ` ?\p{L}+`: a run of letters, with the one space before it if there is one (so `" father"` is
+#    a chunk: a word carries its leading space);
+# 3. ` ?\p{N}+`: a run of digits, with its space;
+# 4. ` ?[^\s\p{L}\p{N}]+`: a run of anything else (punctuation, symbols), with its space;
+# 5. `\s+(?!\S)`: a run of whitespace, but not the last space before a word (`(?!\S)` means "not
+#    followed by a non-space"), which rule 2 attaches to the word;
+# 6. `\s+`: whatever whitespace is left (at the very end of the text, say).
+#
+# We check that these six are exactly the pattern, then label each chunk of a sentence with the rule
+# that cut it:
 
 # %%
+split_rules = [r"'(?:[sdmt]|ll|ve|re)", r" ?\p{L}+", r" ?\p{N}+", r" ?[^\s\p{L}\p{N}]+", r"\s+(?!\S)", r"\s+"]
+assert "|".join(split_rules) == GPT2_SPLIT_PATTERN
 print(GPT2_SPLIT_PATTERN)
-print(regex.findall(GPT2_SPLIT_PATTERN, "Hamlet's father... is dead!  1603 A.D.\n\nEnter GHOST."))
+named = regex.compile("|".join(f"(?P<rule{k + 1}>{rule})" for k, rule in enumerate(split_rules)))
+split_demo = "Hamlet's father... is dead!  1603 A.D.\n\nEnter GHOST."
+split_chunks = [(m.group(), int(m.lastgroup[4:])) for m in named.finditer(split_demo)]
+assert [c for c, _ in split_chunks] == regex.findall(GPT2_SPLIT_PATTERN, split_demo)
+for chunk, rule in split_chunks:
+    print(f"rule {rule}: {chunk!r}")
 
 # %% [markdown]
 # ### Counting pairs
@@ -282,7 +256,7 @@ print([vocab[i] for i in range(256, 276)])
 # %% [markdown]
 # The package's `BPETokenizer` learns the very same merges. It is much faster on big texts: it counts
 # each distinct chunk once, and after a merge it only revisits the chunks that contain the merged
-# pair (the 4,096-token tokenizer above took a few seconds on 1 MB).
+# pair (section 3 trains a 4,096-token tokenizer on 1 MB with it in seconds).
 
 # %%
 package_bpe = BPETokenizer()
@@ -324,8 +298,70 @@ assert decode_by_hand(ids) == line
 assert ids == package_bpe.encode(line)
 
 # %% [markdown]
+# ## 3. Vocabulary size against sequence length
+#
+# With characters, the vocabulary is tiny, but every character costs one token, so sequences are
+# long. A model can only look at a fixed number of tokens (its *context*), and every token costs
+# compute. If common pieces like `" the"` or `"ing"` had their own ids, the same text would need fewer
+# tokens. The price: a bigger vocabulary means a bigger embedding table (one row of numbers per
+# token, chapter 03) and more rare tokens that the model sees only a few times.
+#
+# BPE lets us choose the vocabulary size. With the package's `BPETokenizer` (the same merges as our
+# hand-made loop, only faster) we train one tokenizer with 4,096 tokens on 1 MB of the training
+# text. Training is greedy, so its first merges *are* the smaller vocabularies: `truncated(512)` is
+# exactly what training to 512 tokens would give (we check this below). Then we count tokens per
+# character on validation text the tokenizer never saw.
+
+# %%
+book_bpe = BPETokenizer()
+book_bpe.train(train_text[:1_000_000], vocab_size=4096)
+print(book_bpe)
+
+direct_512 = BPETokenizer()
+direct_512.train(train_text[:1_000_000], vocab_size=512)
+assert book_bpe.truncated(512).merges == direct_512.merges
+print("the first 256 merges of the 4,096-token run = a run that stops at 512")
+
+# %%
+sample = val_text[:200_000]
+sizes = [256, 512, 1024, 2048, 4096]
+rows = [("characters", char_tok.vocab_size, 1.0)]
+for size in sizes:
+    n = len(book_bpe.truncated(size).encode(sample))
+    rows.append((f"BPE {size}", size, n / len(sample)))
+rows.append(("GPT-2 BPE", gpt2().n_vocab, len(gpt2().encode_ordinary(sample)) / len(sample)))
+print(f"{'tokenizer':12} {'vocab':>7} {'tokens per character':>21}")
+for name, vocab, per_char in rows:
+    print(f"{name:12} {vocab:>7,} {per_char:>21.3f}")
+
+# %% [markdown]
+# Each doubling of the vocabulary saves fewer tokens than the one before: the first 256 merges cut
+# the length almost in half, the last doubling (2,048 to 4,096) saves far less. GPT-2's 50,257 tokens
+# (learned from web text, not from Shakespeare) do only a little better here than our 4,096 learned
+# on Shakespeare itself. The picture adds what the table hides: the price of each step, the rows of
+# the embedding table, grows as fast as the vocabulary.
+
+# %%
+saved = [(rows[k][1], rows[k][2] - rows[k + 1][2]) for k in range(1, len(sizes))]
+for (size, gain), nxt in zip(saved, sizes[1:]):
+    print(f"{size:>5,} -> {nxt:>5,} tokens: {gain:.3f} fewer tokens per character")
+
+# %%
+fig, ax = plt.subplots(figsize=(6.5, 3.6))
+ax.plot([r[1] for r in rows[1:-1]], [r[2] for r in rows[1:-1]], "o-", label="our BPE (trained on 1 MB)")
+ax.plot([rows[-1][1]], [rows[-1][2]], "s", color="C3", label="GPT-2 (web text)")
+ax.axhline(1.0, color="gray", ls="--", label="characters / bytes")
+ax.set_xscale("log", base=2)
+ax.set_xlabel("vocabulary size = rows of the embedding table")
+ax.set_ylabel("tokens per character")
+ax.set_title("Validation tokens per character against vocabulary size")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
 # Bytes make every text encodable, even text unlike anything in training. Russian just stays as
-# single bytes, because our tokenizer learned no merges for Cyrillic. A token can also hold part of a
+# single bytes in the 4,096-token tokenizer, because it learned no merges for Cyrillic from
+# Shakespeare. A token can also hold part of a
 # character (one of the two bytes of "ы"); only the whole sequence decodes to readable text.
 
 # %%
@@ -440,27 +476,104 @@ for lang, s in same.items():
     print(f"{lang:8} {len(s):>6} {len(s.encode('utf-8')):>6} {costs[lang]:>6} {len(book_bpe.encode(s)):>8}")
 
 # %%
-fig, ax = plt.subplots(figsize=(5, 3))
-ax.bar(list(costs), list(costs.values()), color=["C0", "C1", "C2"])
-ax.set_ylabel("GPT-2 tokens")
-ax.set_title("The same sentence, three prices")
-plt.show()
+print(f"GPT-2: Russian costs {costs['Russian'] / costs['English']:.1f} times, "
+      f"Chinese {costs['Chinese'] / costs['English']:.1f} times as many tokens as English")
 
 # %% [markdown]
-# ## 8. The token inspector
+# ## 8. Tokenizer pitfalls
+#
+# A model sees token ids, never letters. Much odd behaviour of language models comes from that.
+#
+# ### Numbers
+#
+# GPT-2 cuts numbers wherever its merges happen to fit. The same digits end up grouped differently
+# in different numbers, so "the 7 in the thousands place" is not one fixed thing the model can learn:
+
+# %%
+def gpt2_pieces(s: str) -> list[str]:
+    return [enc.decode_single_token_bytes(i).decode("utf-8") for i in enc.encode(s)]
+
+
+for number in ["127", "1271", "12711", "1999", "2023", "123456789", "3.14159"]:
+    print(f"{number!r:12} -> {gpt2_pieces(number)}")
+print("9999 + 1 = 10000 ->", gpt2_pieces("9999 + 1 = 10000"))
+print("one digit per chunk, as in the book's own model:", regex.findall(DIGIT_SPLIT_PATTERN, " 10000"))
+
+# %% [markdown]
+# "1999" is one token, "2023" is two, "123456789" is 3 + 2 + 2 + 2 digits. To add two numbers the
+# model must first work out which digit is which from such pieces. Many newer tokenizers (LLaMA's,
+# for example) and the book's own base model split every digit into its own chunk instead, so a
+# digit is always one token.
+#
+# ### Spaces and capitals
+#
+# Because a word carries its leading space, "hello" at the start of a text and " hello" after a space
+# are different tokens, and capitals are different again. The model has to learn separately that
+# they mean the same word. A stray space costs a token of its own, and a text that ends with a space
+# leaves the model in an unusual place: in training, that space almost always belonged to the next
+# word.
+
+# %%
+for s_ in ["hello", " hello", "Hello", " Hello", "HELLO", "Hello world", "Hello world ", "Hello  world"]:
+    print(f"{s_!r:16} ids {enc.encode(s_)!s:22} {gpt2_pieces(s_)}")
+space_id = enc.encode(" ")[0]
+spaced = {i for i in set(tik_ids) if enc.decode_single_token_bytes(i)[:1] == b" " and i != space_id}
+lone_share = tik_ids.count(space_id) / len(tik_ids)
+spaced_share = sum(i in spaced for i in tik_ids) / len(tik_ids)
+print(f"in the 1 MB of Shakespeare of section 6: {spaced_share:.1%} of the tokens are a space plus more, "
+      f"the lone space (id {space_id}) is {lone_share:.2%}")
+
+# %% [markdown]
+# ### Counting letters
+#
+# "How many r's are in strawberry?" is hard for a language model, and the reason is visible here:
+# with its leading space the word is a single token, one id, and the letters inside it are never
+# shown to the model. It can only know them if it learned the spelling of that id from text that
+# spelled it out.
+
+# %%
+for s_ in [" strawberry", "strawberry", " Mississippi"]:
+    pieces = gpt2_pieces(s_)
+    print(f"{s_!r:15} {len(s_.strip())} letters, {s_.count('r')} r's, {s_.count('s')} s's -> "
+          f"{len(pieces)} token(s): {pieces}")
+
+# %% [markdown]
+# ## 9. The token inspector
 #
 # Type any text and see how each tokenizer cuts it. Each coloured box is one token, with its id
-# under it. A box in grey italics, like `<e7 94>`, holds only part of a character (a few of its
-# bytes). First, the function behind the inspector, on a fixed text:
+# under it. A box in grey italics holds only part of a character (a few of its bytes, written in
+# hexadecimal). First, the function behind the inspector, on a fixed text:
 
 # %%
 demo = "Hark! 生存 " + ENDOFTEXT
-print([(s.id, s.label) for s in token_spans(demo, enc)])
+demo_spans = token_spans(demo, enc)
+print([(s.id, s.label) for s in demo_spans])
+print("tokens that hold only part of a character:", [s.label for s in demo_spans if s.text is None])
 display(HTML(tokens_html(demo, enc)))
 
 # %% [markdown]
-# Now the live inspector. Choose GPT-2, the book's BPE from section 2, or the characters, and type.
-# Characters the character tokenizer never saw give a message instead of tokens.
+# The first partial token is `<20 e7>`: a space (byte `20`) glued to the first of the three bytes of
+# 生 (`e7 94 9f`), a merge GPT-2 learned from its training text; the other two bytes of 生 come as
+# `<94>` and `<9f>`.
+#
+# For a BPE tokenizer the inspector has a **merge slider**: it encodes the text with only the first
+# `n` learned merges, from 0 (plain bytes) to all of them, so you can replay training one merge at a
+# time. The function behind it, once on a fixed line and the book's 4,096-token tokenizer:
+
+# %%
+slider_text = "To be, or not to be, that is the question."
+for n in [0, 1, 10, 100, 1000, len(book_bpe.merges)]:
+    step = merge_step(slider_text, book_bpe, n)
+    print(f"after {n:>5,} merges: {len(step.spans):>2} tokens  {[s.label for s in step.spans][:12]}")
+step10 = merge_step(slider_text, book_bpe, 10)
+print("merge 10 joined", step10.last_merge[:2], "into token", step10.last_merge[2])
+print(refusal(merge_step, slider_text, book_bpe, 99_999))
+display(HTML(merge_step_html(slider_text, book_bpe, 10)))
+
+# %% [markdown]
+# Now the live inspector. Choose GPT-2, the book's BPE from section 3, or the characters, and type.
+# With the book's BPE chosen, move the merge slider. Characters the character tokenizer never saw
+# give a message instead of tokens.
 
 # %% tags=["nbval-ignore-output"]
 token_inspector({"GPT-2": enc, "book BPE (4,096)": book_bpe, "characters": char_tok},
@@ -560,4 +673,16 @@ assert ([enc.decode_single_token_bytes(i) for i in enc.encode(" someunknownPlace
 assert our_ids == tik_ids and len(our_ids) > 300_000
 assert costs["Russian"] > 2 * costs["English"] and costs["Chinese"] > 2 * costs["English"]
 assert b"".join(s.raw for s in token_spans(demo, enc)) == demo.encode("utf-8")
+assert [s.label for s in demo_spans if s.text is None][0] == "<20 e7>"  # the example the text names
+assert [c for c, _ in split_chunks] == regex.findall(GPT2_SPLIT_PATTERN, split_demo)
+assert [rule for _, rule in split_chunks].count(5) >= 1  # the double space before 1603
+assert gpt2_pieces("1999") == ["1999"] and gpt2_pieces("2023") == ["20", "23"]
+assert len(set(map(len, gpt2_pieces("123456789")))) > 1  # digits grouped unevenly
+assert len({enc.encode(s_)[0] for s_ in ["hello", " hello", "Hello", " Hello"]}) == 4
+assert enc.encode("Hello world ")[-1] == enc.encode(" ")[0]  # a trailing space is a token of its own
+assert len(enc.encode(" strawberry")) == 1
+assert lone_share < 0.02 < 0.3 < spaced_share
+counts_by_merges = [len(merge_step(slider_text, book_bpe, n).spans) for n in [0, 1, 10, 100, 1000, 3840]]
+assert counts_by_merges[0] == len(slider_text.encode()) and counts_by_merges == sorted(counts_by_merges)[::-1]
+assert [s.id for s in merge_step(slider_text, book_bpe, 3840).spans] == book_bpe.encode(slider_text)
 print("all checks passed")
