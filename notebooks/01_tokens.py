@@ -162,7 +162,8 @@ for word in ["tea", "чай", "茶", "🍵"]:
 # 4. ` ?[^\s\p{L}\p{N}]+`: a run of anything else (punctuation, symbols), with its space;
 # 5. `\s+(?!\S)`: a run of whitespace, but not the last space before a word (`(?!\S)` means "not
 #    followed by a non-space"), which rule 2 attaches to the word;
-# 6. `\s+`: whatever whitespace is left (at the very end of the text, say).
+# 6. `\s+`: whatever whitespace is left, such as a newline right before a word (rule 2 only takes a
+#    space along, not a newline).
 #
 # We check that these six are exactly the pattern, then label each chunk of a sentence with the rule
 # that cut it:
