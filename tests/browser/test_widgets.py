@@ -276,6 +276,28 @@ def test_token_inspector(open_notebook, chapter):
     expect(out.locator(".gptbook-tokens-error")).to_have_text(html_text(error_html(str(error.value))))
     expect(out.locator(".gptbook-token")).to_have_count(0)
     nb.screenshot(inspector, "01_tokens_inspector_characters_error")
+
+    # the merge slider: the book's BPE replayed from bytes (0 merges) one merge at a time
+    slider = inspector.locator(".gptbook-tokens-merges-slider")
+    bpe = next(o for o in options if o.startswith("book BPE"))
+    menu.select_option(label=bpe)
+    nb.type_into(text_box, "To be, or not")
+    setup = "from gptbook.widgets.tokens import merge_step_html"
+
+    def expect_merges(n: int) -> None:
+        expect(slider.locator(".widget-readout")).to_have_text(str(n))
+        shown = nb.kernel_eval(f"merge_step_html('To be, or not', book_bpe, {n})", setup)
+        expect(out).to_have_text(html_text(shown), use_inner_text=True)
+
+    total = int(readout(slider))
+    assert total > 0, "the slider starts at all merges of the BPE tokenizer"
+    expect_merges(total)
+    nb.drag_slider(slider, -0.2)  # all the way left: raw bytes
+    expect_merges(0)
+    expect(out.locator(".gptbook-token")).to_have_count(len(b"To be, or not"))
+    nb.press_keys(slider.locator(".noUi-handle"), "ArrowRight", 3)
+    expect_merges(3)
+    nb.screenshot(inspector, "01_tokens_inspector_three_merges")
     nb.assert_no_page_errors()
 
 
