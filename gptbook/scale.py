@@ -9,8 +9,11 @@ Read from top to bottom, like the end of chapter 08:
    never typed in: they come from the book's own counter, :func:`gptbook.model.count_params`.
 3. :func:`published_runs` lists GPT-2 small, GPT-2 XL (Radford et al., 2019) and GPT-3 175B
    (Brown et al., 2020) with their token counts and where each number comes from.
-4. :func:`scale_table` turns runs into rows (parameters, tokens, tokens per parameter, compute, and,
-   given a measured speed, how long this machine would take); :func:`format_table` prints them.
+4. :func:`scale_table` turns runs into rows (parameters, tokens, tokens per parameter next to the
+   compute-optimal 20 of Hoffmann et al. (2022), compute, and, given a measured speed, how long
+   this machine would take); :func:`format_table` prints them.
+5. :data:`GPUS` lists the dense bf16 peaks of two data-centre GPUs from their datasheets, and
+   :func:`gpu_days` says how long a run takes on a number of them at a given utilisation.
 
 GPT-3's paper reports 3.14e23 FLOPs (3.64e3 petaflop/s-days) for its 175B model on 300B tokens;
 ``6 * N * D`` with the counted ``N`` gives the same number to within 1 %.
@@ -25,6 +28,9 @@ from gptbook.model import GPTConfig, count_params
 FLOPS_PER_PARAM_PER_TOKEN = 6  # forward 2, backward 4 (Kaplan et al., 2020)
 SECONDS_PER_DAY = 86_400
 SECONDS_PER_YEAR = 365.25 * SECONDS_PER_DAY
+# Hoffmann et al. (2022, "Chinchilla"): for a fixed compute budget, the loss is lowest when a model
+# sees about 20 training tokens per parameter.
+CHINCHILLA_TOKENS_PER_PARAM = 20
 
 
 def training_flops(n_params: float, n_tokens: float) -> float:
@@ -109,6 +115,7 @@ def scale_table(runs: list[TrainingRun], flops_per_second: float | None = None) 
             "parameters": run.params,
             "tokens": run.tokens,
             "tokens/parameter": run.tokens / run.params,
+            "Chinchilla 20N": float(CHINCHILLA_TOKENS_PER_PARAM * run.params),
             "FLOPs (6ND)": run.flops,
             "PF/s-days": petaflop_s_days(run.flops),
         }
@@ -137,3 +144,34 @@ def format_table(rows: list[dict[str, object]]) -> str:
     for c in cells:
         lines.append("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(c, widths))))
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """A GPU and its dense bf16 matrix-multiply peak, with where the figure comes from."""
+
+    name: str
+    bf16_flops_per_s: float
+    source: str
+
+
+GPUS: tuple[Accelerator, ...] = (
+    Accelerator("NVIDIA A100 SXM", 312e12,
+                "NVIDIA A100 datasheet (2020): BF16 Tensor Core 312 TFLOPS dense, 624 with sparsity"),
+    Accelerator("NVIDIA H100 SXM", 989e12,
+                "NVIDIA H100 datasheet (2022): BF16 Tensor Core 1,979 TFLOPS with sparsity, about "
+                "989 dense; the H200 has the same compute with more memory"),
+)
+
+
+def gpu_days(flops: float, gpu: Accelerator, n_gpus: int = 1, mfu: float = 0.4) -> float:
+    """Days to do ``flops`` of training on ``n_gpus`` of ``gpu`` at model FLOPs utilisation ``mfu``.
+
+    Well-tuned large runs reach roughly 0.3-0.5 of the peak; the default 0.4 is in that range.
+    """
+    if flops <= 0 or n_gpus < 1 or not 0 < mfu <= 1:
+        raise ValueError(
+            f"need flops > 0, n_gpus >= 1 and 0 < mfu <= 1, got flops={flops!r}, "
+            f"n_gpus={n_gpus!r}, mfu={mfu!r}."
+        )
+    return flops / (gpu.bf16_flops_per_s * mfu * n_gpus) / SECONDS_PER_DAY

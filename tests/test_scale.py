@@ -4,9 +4,11 @@ import pytest
 
 from gptbook.model import GPT, GPTConfig, count_params
 from gptbook.scale import (
+    GPUS,
     TrainingRun,
     format_table,
     gpt2_xl,
+    gpu_days,
     petaflop_s_days,
     published_runs,
     scale_table,
@@ -74,3 +76,26 @@ def test_format_table_aligns_and_refuses_empty():
     assert "174,604,259,328" in text
     with pytest.raises(ValueError, match="no rows"):
         format_table([])
+
+
+def test_chinchilla_column_is_twenty_tokens_per_parameter():
+    gpt3 = published_runs()[-1]
+    row = scale_table([gpt3])[0]
+    assert row["Chinchilla 20N"] == 20 * gpt3.params
+    # GPT-3 saw fewer than 2 tokens per parameter, far below Chinchilla's 20
+    assert row["tokens/parameter"] < 2 < 20
+
+
+def test_gpu_days_of_gpt3_on_a100s():
+    a100 = next(g for g in GPUS if "A100" in g.name)
+    gpt3 = published_runs()[-1]
+    days = gpu_days(gpt3.flops, a100, n_gpus=1024, mfu=0.4)
+    assert abs(days - gpt3.flops / (312e12 * 0.4 * 1024) / 86_400) < 1e-9
+    assert 20 < days < 40  # about a month on a thousand A100s
+    assert gpu_days(gpt3.flops, a100, n_gpus=2048, mfu=0.4) == days / 2
+
+
+@pytest.mark.parametrize("kwargs", [{"n_gpus": 0}, {"mfu": 0.0}, {"mfu": 1.5}])
+def test_gpu_days_refuses_bad_input(kwargs):
+    with pytest.raises(ValueError, match="need flops"):
+        gpu_days(1e20, GPUS[0], **kwargs)
