@@ -426,7 +426,7 @@ ax1.plot(xor_runs[0][1], label="MLP, 4 hidden units (seed 0)")
 ax1.axhline(math.log(2), color="grey", ls="--", lw=0.8, label="ln 2: a coin flip")
 ax1.set_xlabel("gradient descent step")
 ax1.set_ylabel("cross-entropy (nats)")
-ax1.set_title("Learning XOR")
+ax1.set_title("Learning XOR: loss of every gradient descent step")
 ax1.legend(fontsize=8)
 im = ax2.imshow(surface.cpu().numpy(), origin="lower", extent=(-0.25, 1.25, -0.25, 1.25), cmap="coolwarm",
                 vmin=0, vmax=1)
@@ -561,7 +561,7 @@ ax.set_xlabel("step")
 ax.set_ylabel("cross-entropy (nats/char)")
 ax.set_ylim(2.3, 4.6)
 ax.legend()
-ax.set_title("Learning the bigram table by plain gradient descent")
+ax.set_title("Bigram table by plain gradient descent: training loss of every batch")
 plt.show()
 
 # %% [markdown]

@@ -315,7 +315,7 @@ ax.set_ylim(1.5, 4.6)
 ax.set_xlabel("step")
 ax.set_ylabel("cross-entropy (nats/char)")
 ax.legend(fontsize=8)
-ax.set_title(f"Fixed-window model, {context} characters of context")
+ax.set_title(f"Fixed-window model ({context} characters of context): training loss")
 plt.show()
 
 # %% [markdown]
