@@ -373,7 +373,7 @@ perceptron_losses = gradient_descent([w_p, b_p], lambda v: torch.sigmoid(v @ w_p
 p_perc = torch.sigmoid(xor_x @ w_p + b_p).detach()
 perc_right = int(((p_perc > 0.5).double() == xor_t).sum())
 print(f"perceptron after 1,000 steps: loss {perceptron_losses[-1]:.3f} (ln 2 = {math.log(2):.3f}), "
-      f"outputs {p_perc.cpu().numpy().round(2).tolist()}, right {perc_right} of 4")
+      f"outputs {p_perc.cpu().numpy().round(2).tolist()}")
 
 # %% [markdown]
 # It gives up in the best way a line can: 0.5 for every input, loss `ln 2`, no better than a coin.
