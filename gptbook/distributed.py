@@ -28,13 +28,16 @@ Without ``torchrun`` (one process) nothing here runs and training is exactly wha
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+T = TypeVar("T")
 
 
 class DistributedSetupError(RuntimeError):
@@ -90,16 +93,12 @@ def init_from_env(device: torch.device) -> tuple[ProcessInfo, torch.device]:
     """Join the process group torchrun set up, if any; returns this process's info and device.
 
     One process (no ``WORLD_SIZE`` above 1): nothing happens and ``device`` is returned as it is.
-    Under torchrun on CUDA each process takes its own GPU, ``cuda:LOCAL_RANK``.
+    Under torchrun on CUDA each process takes its own GPU, ``cuda:LOCAL_RANK``. Calling it again
+    once the group exists only returns the info and the device.
     """
     info = process_info()
-    if not info.distributed or dist.is_initialized():
+    if not info.distributed:
         return info, device
-    if not dist.is_available():
-        raise DistributedSetupError(
-            "WORLD_SIZE is above 1 (started by torchrun?), but this PyTorch was built without "
-            "torch.distributed. Run with one process, or install a standard PyTorch build."
-        )
     if device.type == "cuda":
         if info.local_rank >= torch.cuda.device_count():
             raise DistributedSetupError(
@@ -112,6 +111,13 @@ def init_from_env(device: torch.device) -> tuple[ProcessInfo, torch.device]:
         raise DistributedSetupError(
             f"Training on several processes runs on CUDA GPUs or on the CPU, not on {device.type}; "
             "use --device cpu, or one process."
+        )
+    if dist.is_initialized():
+        return info, device
+    if not dist.is_available():
+        raise DistributedSetupError(
+            "WORLD_SIZE is above 1 (started by torchrun?), but this PyTorch was built without "
+            "torch.distributed. Run with one process, or install a standard PyTorch build."
         )
     dist.init_process_group(backend=backend_for(device))
     return process_info(), device
@@ -194,6 +200,17 @@ def gather_rng_states(state: Tensor) -> list[Tensor]:
     parts = [torch.empty_like(state, device=dev) for _ in range(dist.get_world_size())]
     dist.all_gather(parts, state.to(dev))
     return [p.cpu() for p in parts]
+
+
+def share_from_rank0(make: Callable[[], T]) -> T:
+    """``make()`` run on rank 0 only, its result sent to every process (for work that should be
+    done once, such as training a tokenizer); plain ``make()`` for one process. The result must
+    be picklable plain data."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return make()
+    box = [make() if dist.get_rank() == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def barrier() -> None:

@@ -179,3 +179,52 @@ def test_a_mismatched_config_json_or_a_different_model_is_refused(tmp_path):
     torch.save(state, tmp_path / "broken.bin")
     with pytest.raises(GPT2WeightsError, match="missing keys: transformer.h.1.mlp.c_fc.bias"):
         load_gpt2(tmp_path / "broken.bin", n_head=4)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_the_convert_command_makes_a_model_generate_can_use(tmp_path, capsys):
+    from gptbook.cli import main
+
+    hf = hf_gpt2(vocab=50257, d_model=8, n_head=2, n_layer=1, context=8)
+    folder = save_hf(hf, tmp_path / "hf", safe=False)
+    out = tmp_path / "gpt2.pt"
+    assert main(["convert-gpt2", str(folder), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "1 layers, 2 heads, width 8, context 8, vocabulary 50,257" in said
+    assert "GPT-2's tokenizer stored" in said and f"--checkpoint {out}" in said
+    assert main(["generate", "--checkpoint", str(out), "--prompt", "Hello", "--tokens", "3",
+                 "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.startswith("Hello")
+    # an existing file is kept unless --overwrite says otherwise
+    assert main(["convert-gpt2", str(folder), "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["convert-gpt2", str(folder), "--out", str(out), "--overwrite", "--half"]) == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--out", "x.bin"], "--out must name a .pt file"),
+        (["--out", "x.pt", "--n-head", "0"], "--n-head must be a positive"),
+    ],
+)
+def test_the_convert_command_refuses_bad_options(tmp_path, capsys, args, message):
+    from gptbook.cli import main
+
+    folder = save_hf(hf_gpt2(), tmp_path / "hf")
+    args = [a if a not in ("x.bin", "x.pt") else str(tmp_path / a) for a in args]
+    assert main(["convert-gpt2", str(folder), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_convert_command_refuses_a_wrong_file_in_one_line(tmp_path, capsys):
+    from gptbook.cli import main
+
+    (tmp_path / "notes.txt").write_text("not weights")
+    assert main(["convert-gpt2", str(tmp_path / "notes.txt"), "--out",
+                 str(tmp_path / "o.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not a readable PyTorch file" in err
+    assert "Traceback" not in err and not (tmp_path / "o.pt").exists()
