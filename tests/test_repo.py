@@ -16,7 +16,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted(
+    (ROOT / "notebooks").glob("A[0-9]_*.ipynb")  # the appendices
+)
 FIX = "edit the .py, then run `.venv/bin/jupytext --sync --execute notebooks/<name>.py`"
 
 
