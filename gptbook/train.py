@@ -525,6 +525,15 @@ def train(
     since the previous evaluation, not counting evaluations and checkpoints) and ``flops_per_s``
     (those tokens times :func:`gptbook.throughput.model_flops_per_token`). They depend on the
     machine; :func:`gptbook.throughput.mfu` relates them to a measured peak.
+
+    Under ``torchrun`` (several processes) every process calls ``train`` with the same arguments.
+    Each computes its slice of every global batch through DistributedDataParallel; the losses in
+    the history are those of the whole global batch (averaged over the processes). Only rank 0
+    evaluates, calls ``callback``, shows the progress bar and writes checkpoints, so only rank 0's
+    history carries the evaluation records. Resuming continues exactly on the same number of
+    processes (each gets its own random state back); on another number it continues with the same
+    batches, exactly as far as float rounding allows when the model has no dropout. Ctrl-C under
+    ``torchrun`` may stop the processes before rank 0 can save; the last regular checkpoint stays.
     """
     dev = torch.device(cfg.device) if cfg.device else pick_device()
     info, dev = init_from_env(dev)  # several processes (torchrun): join them; else nothing
