@@ -398,7 +398,72 @@ analogy_widget(gv, "man", "king", "woman")
 #
 # What carries over is the idea this chapter showed: a token is a learned vector, and similar use
 # leads to similar vectors.
+
+# %% [markdown]
+# ## Exercises
 #
+# Four exercises, from easy to stretch. Each answer cell starts as a stub (`...`): replace it with
+# your answer, then run the check cell under it. The checker runs your answer on test inputs and says
+# which input failed, what was expected, what came back, and a hint. A *Predict* exercise runs its
+# small experiment (a few seconds) once you have made your prediction. A *Think* question has no
+# single right wording: the checker looks for the key ideas. `show_solution("04.1")` shows a solution;
+# try first.
+
+# %%
+from gptbook.exercises import check, show_solution
+
+# %% [markdown]
+# **04.1 Implement: skip-gram pairs.** `context_pairs(words, window)`: every (centre, neighbour) pair
+# where the neighbour is at most `window` places before or after the centre (in any order).
+
+# %%
+def context_pairs(words, window):
+    ...  # your code here
+
+# %%
+check("04.1", context_pairs)
+
+# %% [markdown]
+# **04.2 Implement: answering an analogy.** `best_analogy(vectors, words, a, b, c)`: 'a is to b as c
+# is to ?'. Scale every row of `vectors` to length 1, form b - a + c, and return the word with the
+# highest cosine to it, leaving out a, b and c.
+
+# %%
+def best_analogy(vectors, words, a, b, c):
+    ...  # your code here
+
+# %%
+check("04.2", best_analogy)
+
+# %% [markdown]
+# **04.3 Predict: leaving the question words in.** The chapter's analogy leaves out a, b and c. If it
+# did not, what would GloVe's top answer to king - man + woman be?
+#
+# - `"queen"`: queen
+# - `"king"`: king
+# - `"woman"`: woman
+# - `"other"`: another word
+#
+# Write your prediction first; the check then runs the experiment and shows what happened.
+
+# %%
+prediction_04_3 = ...  # "queen" or "king" or "woman" or "other"
+
+# %%
+check("04.3", prediction_04_3)
+
+# %% [markdown]
+# **04.4 Think: what else the vectors learn.** On the gender direction, 'nurse' lies on the 'she' side
+# and 'engineer' on the 'he' side. Is that a fact about nurses, a bug in GloVe, or something else?
+# What does it mean for a language model trained on such text? Write your answer as a string.
+
+# %%
+answer_04_4 = ...  # "your answer, in a few sentences"
+
+# %%
+check("04.4", answer_04_4)
+
+# %% [markdown]
 # ## Checks
 
 # %%
