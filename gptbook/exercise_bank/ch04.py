@@ -175,8 +175,8 @@ BIAS = Open(
     id="04.4",
     title="what else the vectors learn",
     statement="On the gender direction, 'nurse' lies on the 'she' side and 'engineer' on the 'he' "
-    "side. Is that a fact about nurses, a bug in GloVe, or something else? What does it mean for "
-    "a language model trained on such text?",
+    "side. Where does that come from, what will a language model trained on the same kind of text "
+    "do with it, and what could you do about it?",
     ideas=(
         Idea("it comes from the text", ("text", "corpus", "data", "written", "usage", "how people",
                                         "co-occur", "context"),
@@ -186,16 +186,25 @@ BIAS = Open(
                                                "amplif", "learn"),
              "A language model is trained on the same kind of text: what will it say when it "
              "writes about a nurse or an engineer?"),
+        Idea("it can be measured and reduced", ("measure", "test", "evaluat", "debias", "balanc",
+                                                "filter", "counterfactual", "swap", "remov", "correct",
+                                                "project out", "mitigat"),
+             "What could you measure, and what could you change: the data, the training, or the "
+             "vectors themselves?"),
     ),
-    answer_text="Neither a fact about nurses nor a bug: GloVe learns from which words occur together "
-    "in its training text (Wikipedia and news), and that text writes about nurses with 'she' and "
-    "engineers with 'he' more often. The vectors faithfully record that usage, stereotypes "
-    "included. A language model trained on such text learns the same associations and repeats "
-    "them (for example, continuing 'The nurse said that' with 'she'), so the bias of the data "
-    "becomes a bias of the model unless it is measured and corrected.",
+    answer_text="It comes from the text, not from nurses: GloVe learns from which words occur "
+    "together in its training text (Wikipedia and news), and that text writes about nurses with "
+    "'she' and engineers with 'he' more often. A language model trained on such text learns the "
+    "same associations and repeats them (continuing 'The nurse said that' with 'she'), so the bias "
+    "of the data becomes a bias of the model. You can measure it (projections like this one, or "
+    "test prompts that swap 'he' and 'she'), and reduce it: balance or filter the training data, "
+    "add counterfactual examples with the genders swapped, or project the gender direction out of "
+    "words that are not gendered by definition (Bolukbasi et al., 2016).",
     mistakes=(
         Mistake("It is a bug in GloVe that a better training algorithm would fix completely.",
                 "Where does the lean come from"),
+        Mistake("It comes from the training text, and a model trained on that text will learn the "
+                "same bias and repeat it.", "What could you measure"),
     ),
 )
 
