@@ -454,8 +454,8 @@ check("04.3", prediction_04_3)
 
 # %% [markdown]
 # **04.4 Think: what else the vectors learn.** On the gender direction, 'nurse' lies on the 'she' side
-# and 'engineer' on the 'he' side. Is that a fact about nurses, a bug in GloVe, or something else?
-# What does it mean for a language model trained on such text? Write your answer as a string.
+# and 'engineer' on the 'he' side. Where does that come from, what will a language model trained on
+# the same kind of text do with it, and what could you do about it? Write your answer as a string.
 
 # %%
 answer_04_4 = ...  # "your answer, in a few sentences"
