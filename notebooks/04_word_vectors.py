@@ -157,13 +157,18 @@ plt.show()
 # %%
 starts = result.epoch_starts
 flat_steps = next(i for i, x in enumerate(result.losses) if x < 4 * np.log(2) - 0.01)
-print(f"loss of the first batch {result.losses[0]:.3f} = 4 x log 2 = {4 * np.log(2):.3f}; "
-      f"it takes {flat_steps} steps to fall by 0.01")
+step_down = [np.mean(result.losses[s - 20:s]) - np.mean(result.losses[s:s + 20]) for s in starts[1:]]
+print(f"loss of the first batch {result.losses[0]:.3f} = 4 x ln 2 = {4 * np.log(2):.3f}")
+print("it stays within 0.01 of that for at least 3 steps:", flat_steps >= 3)
 for k in range(1, len(starts)):
-    before = np.mean(result.losses[starts[k] - 20:starts[k]])
-    after = np.mean(result.losses[starts[k]:starts[k] + 20])
-    print(f"pass {k + 1}: {result.seen_before[k]:.0%} of its pairs were in an earlier pass; "
-          f"mean loss of the 20 batches before it {before:.2f}, of the 20 after {after:.2f}")
+    print(f"pass {k + 1} starts at step {starts[k]}: {result.seen_before[k]:.0%} of its pairs were in an "
+          f"earlier pass; its first 20 batches have a lower mean loss than the last 20 before it: "
+          f"{step_down[k - 1] > 0}")
+
+# %% tags=["nbval-ignore-output"]
+# trained numbers: they differ from machine to machine in the last digits
+print(f"steps before the loss falls by 0.01: {flat_steps}; the step down at each new pass: "
+      + ", ".join(f"{d:.3f}" for d in step_down) + " nats")
 
 # %% [markdown]
 # ### Nearest neighbours
@@ -484,7 +489,7 @@ assert ({"england", "dauphin", "burgundy", "normandy", "alencon", "bourbon", "fr
 assert king_queen == "queen" and paris_rome == "rome"
 assert len(questions) == 44 and table["all"][0] >= 30, table
 assert abs(result.losses[0] - 4 * np.log(2)) < 1e-3 and flat_steps >= 3
-assert all(np.mean(result.losses[s - 20:s]) > np.mean(result.losses[s:s + 20]) for s in starts[1:])
+assert all(d > 0 for d in step_down)
 assert all(share > 0.5 for share in result.seen_before[1:])
 assert not defining_words & set(along)  # no word that built the direction is probed
 assert female_higher == len(gendered_pairs)
