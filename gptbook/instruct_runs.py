@@ -5,9 +5,8 @@ Each candidate recipe fine-tunes the base model on the training part and is scor
 then scored on the *test* part, once, next to the base model and each task's chance level. The
 run takes longer than a chapter may, so it is done once and stored:
 
-    python -m gptbook.instruct_runs                      # candidates, choice, test, model file
-    python -m gptbook.instruct_runs --lrs 1e-3 --steps 200   # a quick try (nothing is saved
-                                                             # with --dry-run)
+    python -m gptbook.instruct_runs --minutes 12        # candidates, choice, test, model file
+    python -m gptbook.instruct_runs --recipes 1e-3:16 --steps 200 --dry-run   # a quick try
 
 It writes ``gptbook/assets/instruction_runs.json`` (every candidate's validation scores, the
 choice, the test scores before and after, the chosen run's per-task loss curves, the machine and
@@ -26,7 +25,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,14 +82,33 @@ def train_rows(tok, examples: Sequence[ins.Example], context: int) -> tuple[list
     return rows, tasks
 
 
-def candidates(lrs: Sequence[float], epochs: float, steps: int | None, n_rows: int,
-               batch_size: int = ft.INSTRUCTION_RECIPE.batch_size) -> dict[str, ft.InstructionConfig]:
-    """One recipe per learning rate: every weight learns, the loss averaged per example.
-    ``steps`` (if given) sets the epochs so that the run takes that many steps."""
-    if steps is not None:  # tuning.plan_steps makes round(epochs * batches per pass) steps
-        epochs = steps / math.ceil(n_rows / batch_size)
-    base = replace(ft.INSTRUCTION_RECIPE, epochs=epochs, batch_size=batch_size)
-    return {f"lr {lr:g}": replace(base, lr=lr) for lr in lrs}
+def parse_recipe(text: str) -> tuple[float, int]:
+    """``"1e-3:16"`` -> ``(0.001, 16)``: a candidate's learning rate and batch size."""
+    try:
+        lr, batch = text.split(":")
+        out = float(lr), int(batch)
+    except ValueError:
+        raise ValueError(
+            f"A recipe is LR:BATCH, for example 1e-3:16; got {text!r}."
+        ) from None
+    if not (out[0] > 0 and out[1] > 0):
+        raise ValueError(f"The learning rate and the batch size must be positive, got {text!r}.")
+    return out
+
+
+def candidates(specs: Sequence[tuple[float, int]], epochs: float, n_rows: int,
+               steps: int | Callable[[int], int] | None = None) -> dict[str, ft.InstructionConfig]:
+    """One recipe per ``(learning rate, batch size)``: every weight learns, the loss averaged per
+    example, for ``epochs`` passes, or ``steps`` steps (a number, or a function of the batch
+    size: the steps that fit a time budget)."""
+    out = {}
+    for lr, batch in specs:
+        n = steps(batch) if callable(steps) else steps
+        # tuning.plan_steps makes round(epochs * batches per pass) steps
+        ep = epochs if n is None else n / math.ceil(n_rows / batch)
+        cfg = replace(ft.INSTRUCTION_RECIPE, lr=lr, batch_size=batch, epochs=ep)
+        out[f"lr {lr:g}, batch {batch}"] = cfg
+    return out
 
 
 def seconds_per_step(gpt, rows: Sequence, steps: int = 8) -> float:
@@ -166,7 +184,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog="python -m gptbook.instruct_runs",
         description="Chapter 10's long run: choose a recipe on validation, score it on test.",
     )
-    parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3])
+    parser.add_argument("--recipes", type=parse_recipe, nargs="+",
+                        default=[parse_recipe("1e-3:16"), parse_recipe("3e-3:16")],
+                        help="candidates as LR:BATCH (default: 1e-3:16 3e-3:16)")
     parser.add_argument("--epochs", type=float, default=ft.INSTRUCTION_RECIPE.epochs)
     parser.add_argument("--steps", type=int, help="train this many steps (instead of --epochs)")
     parser.add_argument("--minutes", type=float,
@@ -185,14 +205,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     gpt, tok = load_base_model("cpu")
     parts = ins.build_parts(args.seed)
     n_rows = len(parts.train)
-    steps = args.steps
-    if args.minutes:
+    steps: int | Callable[[int], int] | None = args.steps
+    timing = {}
+    if args.minutes:  # each candidate gets an equal share of the time; a step costs ~ its batch
         rows, _ = train_rows(tok, parts.train, gpt.config.context)
         per_step = seconds_per_step(gpt, rows)
-        steps = int(args.minutes * 60 / per_step / len(args.lrs))
-        print(f"{per_step:.2f} s per step: {steps} steps per candidate", flush=True)
-    timing = {"minutes": args.minutes, "seconds_per_step": per_step} if args.minutes else {}
-    recipes = candidates(args.lrs, args.epochs, steps, n_rows)
+        share = args.minutes * 60 / len(args.recipes)
+
+        def steps(batch: int) -> int:
+            return max(1, int(share / (per_step * batch / ft.INSTRUCTION_RECIPE.batch_size)))
+
+        print(f"{per_step:.2f} s per step of {ft.INSTRUCTION_RECIPE.batch_size}", flush=True)
+        timing = {"minutes": args.minutes, "seconds_per_step": per_step}
+    recipes = candidates(args.recipes, args.epochs, n_rows, steps)
     record = run(gpt, tok, parts, recipes, None if args.dry_run else Path(args.model_out),
                  progress=args.progress)
     record = {

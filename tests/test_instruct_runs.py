@@ -10,14 +10,20 @@ from gptbook import instructions as ins
 from gptbook.checkpoint import load_model
 
 
-def test_candidates_differ_only_in_learning_rate_and_steps_set_the_epochs():
-    recipes = runs.candidates([1e-3, 3e-3], epochs=1.0, steps=50, n_rows=400, batch_size=16)
-    # 400 rows are 25 batches of 16: 50 steps are two passes
-    assert list(recipes) == ["lr 0.001", "lr 0.003"]
+def test_candidates_are_learning_rates_and_batch_sizes_and_steps_set_the_epochs():
+    recipes = runs.candidates([(1e-3, 16), (3e-3, 8)], epochs=1.0, n_rows=400, steps=50)
+    assert list(recipes) == ["lr 0.001, batch 16", "lr 0.003, batch 8"]
     a, b = recipes.values()
-    assert a.epochs == b.epochs == 2.0 and (a.lr, b.lr) == (1e-3, 3e-3)
-    assert a.average == "example" and a.trainable_blocks is None
-    assert runs.candidates([1e-3], epochs=0.5, steps=None, n_rows=400)["lr 0.001"].epochs == 0.5
+    # 400 rows are 25 batches of 16 (50 of 8): 50 steps are two passes (one)
+    assert (a.epochs, b.epochs) == (2.0, 1.0) and (a.lr, b.lr) == (1e-3, 3e-3)
+    assert a.average == "example" and a.trainable_blocks is None and b.batch_size == 8
+    timed = runs.candidates([(1e-3, 16), (1e-3, 8)], 1.0, 400, steps=lambda batch: 800 // batch)
+    assert [c.epochs for c in timed.values()] == [2.0, 2.0]
+    assert runs.candidates([(1e-3, 16)], epochs=0.5, n_rows=400)["lr 0.001, batch 16"].epochs == 0.5
+    assert runs.parse_recipe("2e-3:8") == (2e-3, 8)
+    for bad in ("2e-3", "x:8", "1e-3:0"):
+        with pytest.raises(ValueError, match="LR:BATCH|must be positive"):
+            runs.parse_recipe(bad)
 
 
 def test_a_tiny_run_chooses_on_validation_and_scores_the_saved_model_on_test(
@@ -25,7 +31,7 @@ def test_a_tiny_run_chooses_on_validation_and_scores_the_saved_model_on_test(
 ):
     parts = ins.build_parts(sizes={t: 3 for t in ins.TASKS}, held_out=2)
     gpt = tiny_gpt(seed=1, context=384)
-    recipes = runs.candidates([1e-3, 1e-2], epochs=1.0, steps=4, n_rows=len(parts.train))
+    recipes = runs.candidates([(1e-3, 16), (1e-2, 16)], 1.0, len(parts.train), steps=4)
     seen = []  # which examples each candidate is scored on
     evaluate = ft.evaluate
     monkeypatch.setattr(ft, "evaluate",
