@@ -350,7 +350,71 @@ attention_widget(model, tokenizer, text, layer=best_layer, head=best_head)
 #
 # Attention lets tokens talk. Chapter 06 wraps it with layer norm, an MLP and residual connections into
 # the decoder block, and stacks blocks into a GPT.
+
+# %% [markdown]
+# ## Exercises
 #
+# Four exercises, from easy to stretch. Each answer cell starts as a stub (`...`): replace it with
+# your answer, then run the check cell under it. The checker runs your answer on test inputs and says
+# which input failed, what was expected, what came back, and a hint. A *Predict* exercise runs its
+# small experiment (a few seconds) once you have made your prediction. A *Think* question has no
+# single right wording: the checker looks for the key ideas. `show_solution("05.1")` shows a solution;
+# try first.
+
+# %%
+from gptbook.exercises import check, show_solution
+
+# %% [markdown]
+# **05.1 Implement: the causal mask.** `may_attend(T)`: a (T, T) boolean tensor, True at [i, j] where
+# token i may look at token j: itself and the tokens before it.
+
+# %%
+def may_attend(T):
+    ...  # your code here
+
+# %%
+check("05.1", may_attend)
+
+# %% [markdown]
+# **05.2 Implement: one causal attention head.** `attention_head(q, k, v)`: q, k, v are (T, d); return
+# the (T, d) output of causal attention: scores q kᵀ / √d, the future masked to -inf, softmax over
+# each row, weights @ v.
+
+# %%
+def attention_head(q, k, v):
+    ...  # your code here
+
+# %%
+check("05.2", attention_head)
+
+# %% [markdown]
+# **05.3 Predict: training without the mask.** Train a one-head attention model on Shakespeare's
+# characters for 150 steps, once with the causal mask and once without it. Without the mask, the
+# training loss is ...
+#
+# - `"lower"`: much lower (by more than 0.3 nats/char)
+# - `"same"`: about the same
+# - `"higher"`: much higher
+#
+# Write your prediction first; the check then runs the experiment and shows what happened.
+
+# %%
+prediction_05_3 = ...  # "lower" or "same" or "higher"
+
+# %%
+check("05.3", prediction_05_3)
+
+# %% [markdown]
+# **05.4 Think: why a model that peeks cannot write.** The model trained without the mask (05.3) has a
+# much lower training loss. Why is it useless for generating text? Write your answer as a string.
+
+# %%
+answer_05_4 = ...  # "your answer, in a few sentences"
+
+# %%
+check("05.4", answer_05_4)
+
+# %% [markdown]
 # ## Checks
 
 # %%
