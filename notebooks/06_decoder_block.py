@@ -402,7 +402,72 @@ print(mismatch_message[:400], "...")
 # * Our model reads GPT-2's weight layout and matches an independent GPT-2 implementation.
 #
 # Chapter 07 turns the logits into text.
+
+# %% [markdown]
+# ## Exercises
 #
+# Four exercises, from easy to stretch. Each answer cell starts as a stub (`...`): replace it with
+# your answer, then run the check cell under it. The checker runs your answer on test inputs and says
+# which input failed, what was expected, what came back, and a hint. A *Predict* exercise runs its
+# small experiment (a few seconds) once you have made your prediction. A *Think* question has no
+# single right wording: the checker looks for the key ideas. `show_solution("06.1")` shows a solution;
+# try first.
+
+# %%
+from gptbook.exercises import check, show_solution
+
+# %% [markdown]
+# **06.1 Implement: layer norm.** `layer_norm(x, g, b, eps=1e-5)`: normalise each vector along the
+# last dimension of x to mean 0 and variance 1, then multiply by the scale g and add the shift b.
+
+# %%
+def layer_norm(x, g, b, eps=1e-05):
+    ...  # your code here
+
+# %%
+check("06.1", layer_norm)
+
+# %% [markdown]
+# **06.2 Implement: counting a GPT's parameters.** `gpt_params(V, C, d, L)`: the number of parameters
+# of the chapter's GPT (biases, layer norms with scale and shift, the unembedding tied to the
+# embedding) with vocabulary V, context C, width d and L blocks.
+
+# %%
+def gpt_params(V, C, d, L):
+    ...  # your code here
+
+# %%
+check("06.2", gpt_params)
+
+# %% [markdown]
+# **06.3 Predict: training without the residual.** Train a 6-block GPT of width 32 for 100 steps on
+# Shakespeare's characters, once as built (x + f(x)) and once with every block replacing its input (x
+# = f(x)). Without the residual connections, the loss after 100 steps is ...
+#
+# - `"higher"`: higher (by more than 0.1 nats/char): it learns more slowly
+# - `"same"`: about the same
+# - `"lower"`: lower: fewer additions, an easier model
+#
+# Write your prediction first; the check then runs the experiment and shows what happened.
+
+# %%
+prediction_06_3 = ...  # "higher" or "same" or "lower"
+
+# %%
+check("06.3", prediction_06_3)
+
+# %% [markdown]
+# **06.4 Think: why tie the unembedding to the embedding.** The GPT uses the token embedding matrix
+# again to turn its final vectors into logits (lm_head.weight = wte.weight). Give two reasons this is
+# a good idea. Write your answer as a string.
+
+# %%
+answer_06_4 = ...  # "your answer, in a few sentences"
+
+# %%
+check("06.4", answer_06_4)
+
+# %% [markdown]
 # ## Checks
 
 # %%
