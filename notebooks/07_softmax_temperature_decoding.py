@@ -392,6 +392,69 @@ print(f"a full cache holds keys and values: 2 x {model.config.n_layer} layers x 
       f"x {model.config.d_model} = {cache_floats:,} numbers")
 
 # %% [markdown]
+# ## Exercises
+#
+# Four exercises, from easy to stretch. Each answer cell starts as a stub (`...`): replace it with
+# your answer, then run the check cell under it. The checker runs your answer on test inputs and says
+# which input failed, what was expected, what came back, and a hint. A *Predict* exercise runs its
+# small experiment (a few seconds) once you have made your prediction. A *Think* question has no
+# single right wording: the checker looks for the key ideas. `show_solution("07.1")` shows a solution;
+# try first.
+
+# %%
+from gptbook.exercises import check, show_solution
+
+# %% [markdown]
+# **07.1 Implement: softmax with temperature.** `softmax_t(logits, T)`: probabilities from logits at
+# temperature T > 0, along the last dimension (each row separately), safe for large logits.
+
+# %%
+def softmax_t(logits, T):
+    ...  # your code here
+
+# %%
+check("07.1", softmax_t)
+
+# %% [markdown]
+# **07.2 Implement: the top-p (nucleus) filter.** `top_p_filter(probs, p)`: keep the most likely
+# tokens, in order of probability, until their total reaches at least p (always at least one); zero
+# the rest and renormalise so the kept ones sum to 1. probs is a 1-D tensor.
+
+# %%
+def top_p_filter(probs, p):
+    ...  # your code here
+
+# %%
+check("07.2", top_p_filter)
+
+# %% [markdown]
+# **07.3 Predict: top-k with k = 1.** Sample from the book's model with top_k=1 at temperature 1, with
+# three different seeds. Is the text the same as greedy decoding's, every time?
+#
+# - `"yes"`: the same as greedy, whatever the seed
+# - `"no"`: different texts
+#
+# Write your prediction first; the check then runs the experiment and shows what happened.
+
+# %%
+prediction_07_3 = ...  # "yes" or "no"
+
+# %%
+check("07.3", prediction_07_3)
+
+# %% [markdown]
+# **07.4 Think: why the most likely text reads badly.** Greedy decoding and beam search look for the
+# most likely continuation, yet chat models sample (with a temperature and top-p). Why does the most
+# likely text often read worse than a sample? Write your answer as a string.
+
+# %%
+answer_07_4 = ...  # "your answer, in a few sentences"
+
+# %%
+check("07.4", answer_07_4)
+
+
+# %% [markdown]
 # The saving grows with the length of the text: at 2,048 tokens GPT-3 would redo 2,048 tokens of work
 # for each new one without a cache. The price is memory, which is why long contexts are expensive to
 # serve. (When the text outgrows the context, the window slides and every position shifts, so
