@@ -141,6 +141,64 @@ def test_every_chapter_has_three_to_five_exercises_of_all_three_kinds(chapter):
     assert kinds == {"implement", "predict", "open"}, f"chapter {chapter} mixes only {kinds}"
 
 
+def chapter_source(chapter: str) -> Path:
+    found = sorted((ROOT / "notebooks").glob(f"{chapter}_*.py"))
+    assert found, f"no notebooks/{chapter}_*.py for the exercises of chapter {chapter}"
+    return found[0]
+
+
+# chapters in the book (an executed notebook) with exercises in the bank
+BANK_CHAPTERS = sorted({e.chapter for e in BANK.values()} & set(chapters_from_01()))
+
+
+@pytest.mark.parametrize("chapter", BANK_CHAPTERS)
+def test_the_chapter_checks_its_exercises_before_its_checks(chapter):
+    """The chapter holds the bank's section (statements, stubs, checks) under '## Exercises' before
+    '## Checks': check("NN.k", ...) once per exercise, in order, and never show_solution itself."""
+    source = chapter_source(chapter).read_text(encoding="utf-8")
+    exercises_at = source.find("\n# ## Exercises")
+    checks_at = max(m.start() for m in re.finditer(r"\n# ##\s*Checks", source))
+    assert 0 <= exercises_at < checks_at, f"chapter {chapter}: no '## Exercises' section before '## Checks'"
+    from gptbook.exercises import notebook_section
+
+    assert notebook_section(chapter).strip() in source, (
+        f"chapter {chapter}'s Exercises section differs from the bank: replace it with "
+        f"gptbook.exercises.notebook_section({chapter!r}) and re-execute the chapter"
+    )
+    called = re.findall(r'^check\("([^"]+)"', source, flags=re.M)
+    assert called == [e.id for e in exercises_of(chapter)], f"chapter {chapter} checks {called}"
+    assert all(exercises_at < m.start() < checks_at for m in re.finditer(r"^check\(", source, flags=re.M))
+    assert not re.search(r"^[^#\n]*show_solution\(", source, flags=re.M), (
+        f"chapter {chapter} calls show_solution in a code cell: solutions are shown only on request"
+    )
+
+
+@pytest.mark.parametrize("chapter", BANK_CHAPTERS)
+def test_the_executed_chapter_ships_stubs(chapter):
+    """Every check cell that ran in the stored notebook says 'not attempted yet' (a stub)."""
+    import json
+
+    notebook = json.loads(chapter_source(chapter).with_suffix(".ipynb").read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        code = "".join(cell["source"])
+        if cell["cell_type"] == "code" and code.startswith("check(") and cell.get("outputs"):
+            text = json.dumps(cell["outputs"])
+            assert NOT_ATTEMPTED in text, f"chapter {chapter}: {code} ran on an answer, not a stub"
+
+
+def test_notebook_section_has_a_stub_and_a_check_per_exercise():
+    from gptbook.exercises import notebook_section
+
+    text = notebook_section("01")
+    assert text.startswith("# %% [markdown]\n# ## Exercises")
+    assert "def encode_unknown(text, chars):\n    ...  # your code here" in text
+    assert 'prediction_01_2 = ...  # "yes" or "no"' in text and 'check("01.5", answer_01_5)' in text
+    assert re.findall(r'^check\("([^"]+)"', text, flags=re.M) == [e.id for e in exercises_of("01")]
+    assert all(len(line) <= 110 for line in text.splitlines())
+    with pytest.raises(UnknownExerciseError, match="has no exercises yet"):
+        notebook_section("99")
+
+
 def test_bank_modules_are_named_for_their_chapter():
     assert chapter_of("ch05") == "05" and chapter_of("a1") == "A1" and chapter_of("_text") is None
     assert IDS == sorted(IDS, key=lambda i: (i[0] == "A", i.split(".")[0], int(i.split(".")[1])))
