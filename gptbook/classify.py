@@ -521,9 +521,10 @@ def label_logprobs(
     (Radford et al., 2019; Brown et al., 2020).
 
     The model reads ``prefix + prompt``; the prefix is the same for every prompt, so it is run once
-    and kept in a key/value cache. A label may be several tokens; their log-probabilities are
-    added. A prompt too long for the context loses tokens from its *start* (the question at its
-    end is what the model must see). An empty prompt or label raises :class:`EmptyMessageError`.
+    and kept in a key/value cache, and each prompt is run once, every label continuing from its
+    cache. A label may be several tokens; their log-probabilities are added. A prompt too long for
+    the context loses tokens from its *start* (the question at its end is what the model must
+    see). An empty prompt or label raises :class:`EmptyMessageError`.
     """
     check_int("label_logprobs", "batch_size", batch_size, low=1)
     dev = next(gpt.parameters()).device
@@ -537,28 +538,37 @@ def label_logprobs(
                     f"The {kind} {texts[i]!r} (number {i}) has no tokens; "
                     f"give every {kind} some text."
                 )
+    room = gpt.config.context - len(prefix_ids) - max(map(len, label_ids))
+    if room < 2:
+        raise PromptTooLongError(
+            f"The prefix ({len(prefix_ids)} tokens) and the labels leave no room for a message in "
+            f"the context of {gpt.config.context}; use fewer or shorter worked examples."
+        )
+    seqs = [ids[-room:] for ids in prompt_ids]
+    # prompts of the same length share a batch: no padding, so each prompt is run once and every
+    # label continues from the same key/value cache
+    groups: dict[int, list[int]] = {}
+    for i, ids in enumerate(seqs):
+        groups.setdefault(len(ids), []).append(i)
     out = torch.empty(len(prompts), len(labels))
     with evaluating(gpt):
-        for j, lab in enumerate(label_ids):
-            room = gpt.config.context - len(prefix_ids) - len(lab)
-            if room < 2:
-                raise PromptTooLongError(
-                    f"The prefix ({len(prefix_ids)} tokens) and the label {labels[j]!r} leave no "
-                    f"room for a message in the context of {gpt.config.context}; "
-                    "use fewer or shorter worked examples."
-                )
-            seqs = [ids[-room:] + lab for ids in prompt_ids]
-            starts = [len(ids[-room:]) for ids in prompt_ids]  # where each label begins
-            order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-            for s in range(0, len(order), batch_size):
-                rows = order[s : s + batch_size]
-                idx, _ = pad_batch([seqs[i] for i in rows])
-                cache = _prefix_cache(gpt, prefix_ids, len(rows)) if prefix_ids else None
-                logits, _ = gpt(idx.to(dev), cache=cache)  # (B, T, vocab_size)
-                logp = torch.log_softmax(logits.float(), -1).cpu()
-                for r, i in enumerate(rows):
-                    pos = torch.arange(starts[i] - 1, starts[i] - 1 + len(lab))
-                    out[i, j] = logp[r, pos, torch.tensor(lab)].sum()
+        for n in sorted(groups):
+            for s in range(0, len(groups[n]), batch_size):
+                rows = groups[n][s : s + batch_size]
+                cache = _prefix_cache(gpt, prefix_ids, len(rows)) if prefix_ids else gpt.new_cache()
+                idx = torch.tensor([seqs[i] for i in rows], device=dev)
+                first, _ = gpt(idx, cache=cache)  # the last position predicts a label's 1st token
+                saved = [(layer.k, layer.v) for layer in cache.layers]
+                for j, lab in enumerate(label_ids):
+                    for layer, (k, v) in zip(cache.layers, saved):
+                        layer.k, layer.v = k, v  # back to the end of the prompt
+                    logits = first[:, -1:]
+                    if len(lab) > 1:
+                        rest = torch.tensor([lab[:-1]] * len(rows), device=dev)
+                        more, _ = gpt(rest, cache=cache)  # predicts the label's later tokens
+                        logits = torch.cat([logits, more], dim=1)
+                    logp = torch.log_softmax(logits.float(), -1).cpu()  # (B, len(lab), vocab)
+                    out[rows, j] = logp[:, torch.arange(len(lab)), torch.tensor(lab)].sum(-1)
     return out
 
 

@@ -18,6 +18,7 @@ once and stores the results in ``gptbook/assets/spam_runs.json``, which the chap
 
     python -m gptbook.spam_runs --seeds 0 1 2            # the whole table (CPU: about 15 min)
     python -m gptbook.spam_runs --seeds 3 --rows zero_shot few_shot   # add to the stored file
+    python -m gptbook.spam_runs --merge a.json b.json   # join files made by parallel processes
 
 The file records the base model's SHA-256, so the chapter can check that the stored results
 belong to the model it loads.
@@ -284,6 +285,24 @@ def load_runs(path: str | Path = RUNS_FILE) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def merge_files(paths: Sequence[str | Path], out: str | Path) -> dict:
+    """Merge results files made in parallel (say, one process per group of rows) into ``out``
+    (added to it if present). Every file must belong to the same base model."""
+    out = Path(out)
+    merged: dict = load_runs(out) if out.is_file() else {}
+    for path in paths:
+        part = load_runs(path)
+        sha = merged.setdefault("base_model_sha256", part["base_model_sha256"])
+        if part["base_model_sha256"] != sha:
+            raise ValueError(f"{path} was made with another base model than the others; rerun it.")
+        merged.setdefault("about", part.get("about"))
+        for row, runs in part["results"].items():
+            merged.setdefault("results", {}).setdefault(row, {}).update(runs)
+        merged["runs"] = [*merged.get("runs", []), *part.get("runs", [])]
+    out.write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
+    return merged
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m gptbook.spam_runs",
@@ -294,7 +313,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", default=str(RUNS_FILE), help="results file (added to if present)")
     parser.add_argument("--fresh", action="store_true", help="start a new file instead of adding")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads for this run")
+    parser.add_argument(
+        "--merge", nargs="+", metavar="FILE",
+        help="only merge these results files (made in parallel, same base model) into --out",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.merge:
+        merge_files(args.merge, args.out)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)

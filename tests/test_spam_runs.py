@@ -96,3 +96,19 @@ def test_main_stores_adds_to_and_restarts_the_results_file(byte_tok, tiny_gpt, s
 def test_shots_per_class_follows_the_context(tiny_gpt):
     assert spam_runs.shots_per_class(tiny_gpt(context=128)) == 1
     assert spam_runs.shots_per_class(tiny_gpt(context=256)) == 2
+
+
+def test_files_made_in_parallel_merge_and_other_models_are_refused(tmp_path):
+    def part(sha, row, seed):
+        return {"base_model_sha256": sha, "results": {row: {seed: {"f1": 0.5}}}, "runs": [{"rows": [row]}]}
+
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    a.write_text(json.dumps(part("x", "zero_shot", "0")))
+    b.write_text(json.dumps(part("x", "probe_last", "0")))
+    c.write_text(json.dumps(part("y", "probe_last", "1")))
+    out = tmp_path / "out.json"
+    merged = spam_runs.merge_files([a, b], out)
+    assert set(merged["results"]) == {"zero_shot", "probe_last"} and len(merged["runs"]) == 2
+    assert spam_runs.load_runs(out) == merged
+    with pytest.raises(ValueError, match="another base model"):
+        spam_runs.merge_files([c], out)
