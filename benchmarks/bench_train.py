@@ -21,10 +21,16 @@ the exact loss over every character of the validation split.
     ``--speedups off bf16`` etc.
 
 ``--equal-budget`` gives (b) exactly the wall time T that (a) took (the issue's comparison at
-equal budget) instead of its own 180 s.
+equal budget) instead of its own 180 s; ``--with LABEL`` turns on speed-ups of (c) in (b), e.g.
+``--equal-budget --with all``.
+
+``torch.compile`` keeps compiled kernels in a cache on disk, so a second process compiles the same
+model in seconds. Every run of this script therefore starts from an empty cache of its own (a new
+``TORCHINDUCTOR_CACHE_DIR``): the compile time a first-time reader pays is inside each budget.
 
 Run:  .venv/bin/python benchmarks/bench_train.py [--threads N] [--only a|b] [--equal-budget]
       .venv/bin/python benchmarks/bench_train.py --speedups [off bf16 compile fused all]
+      .venv/bin/python benchmarks/bench_train.py --equal-budget --with all
       add --seconds S (book-char's time budget) or --iters N (steps) for a short run.
 Timings depend on the machine and on what else runs on it: run it with nothing else running.
 The load average is printed before and after each run; a 1-minute load above the thread count
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from dataclasses import replace
 from typing import Any
@@ -198,9 +205,17 @@ def main() -> None:
         help="give (b) the wall time T that (a) took (runs both)",
     )
     parser.add_argument(
+        "--with",
+        dest="with_speedups",
+        choices=list(SPEEDUPS),
+        default="off",
+        help="speed-ups of (c) turned on in (b) (default: off)",
+    )
+    parser.add_argument(
         "--peak-seconds", type=float, default=2.0, help="time to measure each matmul peak"
     )
     args = parser.parse_args()
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-train-inductor-")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.seconds is not None and not args.seconds > 0:
@@ -233,8 +248,12 @@ def main() -> None:
             budget = a["seconds"]
             print(f"\nT = {budget:.1f} s: the wall time of (a), given to (b)")
     if args.only in (None, "b"):
-        cfg = recipe_config("book-char", budget, args.iters)
-        run("book-char", "b", train_ids, val_ids, vocab, cfg)
+        cfg = replace(recipe_config("book-char", budget, args.iters), **SPEEDUPS[args.with_speedups])
+        b = run("book-char", f"b, speed-ups: {args.with_speedups}", train_ids, val_ids, vocab, cfg)
+        if args.only is None:
+            print(f"\nside by side: (a) baby-char {a['val_loss']:.3f} nats/char in {a['seconds']:.0f} s; "
+                  f"(b) book-char with speed-ups '{args.with_speedups}' {b['val_loss']:.3f} nats/char in "
+                  f"{b['seconds']:.0f} s (full validation split; {load()})")
 
 
 if __name__ == "__main__":
