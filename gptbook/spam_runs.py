@@ -241,6 +241,7 @@ def run(
     results: dict | None = None,
     log: Callable[[str], None] = print,
     split: ft.SpamSplit | None = None,
+    on_row: Callable[[dict], None] | None = None,
 ) -> dict:
     """Run ``rows`` (default: all of :data:`ROWS`) for each seed, adding to ``results``
     (``{row: {seed: measurements}}``); return it. ``split`` defaults to the chapter's split of
@@ -251,12 +252,14 @@ def run(
         raise KeyError(f"Unknown rows {unknown}; choose from {list(ROWS)}.")
     results = {} if results is None else results
     data = SpamData(gpt, tokenizer, split)
-    for seed in seeds:
-        for row in rows:
+    for row in rows:  # a row with all its seeds, then the next: a stopped run keeps whole rows
+        for seed in seeds:
             r = run_row(data, row, seed)
             results.setdefault(row, {})[str(seed)] = r
             log(f"seed {seed} {row:>17}: test F1 {r['f1']:.3f}, AUC {r['auc']:.3f}, "
                 f"{r['seconds']:.0f} s; load {_load_average()}")
+            if on_row is not None:
+                on_row(results)
     return results
 
 
@@ -332,23 +335,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     gpt, tok = load_base_model("cpu")
     t0 = time.perf_counter()
     load_before = _load_average()
-    results = run(gpt, tok, args.seeds, args.rows, stored.get("results"))
-    record = {
-        "about": "chapter 09's comparison, made by `python -m gptbook.spam_runs`",
-        "base_model_sha256": sha,
-        "results": results,
-        "runs": [*stored.get("runs", []), {
-            "seeds": args.seeds, "rows": args.rows or list(ROWS),
-            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-            "wall_seconds": round(time.perf_counter() - t0, 1),
-            "load_average_before": load_before, "load_average_after": _load_average(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "machine": platform.machine(), "device": "cpu",
-        }],
-    }
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(out)
+
+    def save(results: dict) -> None:  # after every row and seed: a stopped run keeps its rows
+        record = {
+            "about": "chapter 09's comparison, made by `python -m gptbook.spam_runs`",
+            "base_model_sha256": sha,
+            "results": results,
+            "runs": [*stored.get("runs", []), {
+                "seeds": args.seeds, "rows": [r for r in (args.rows or ROWS) if r in results],
+                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+                "wall_seconds": round(time.perf_counter() - t0, 1),
+                "load_average_before": load_before, "load_average_after": _load_average(),
+                "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                "torch": torch.__version__, "machine": platform.machine(), "device": "cpu",
+            }],
+        }  # fmt: skip
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(out)
+
+    save(run(gpt, tok, args.seeds, args.rows, stored.get("results"), on_row=save))
     print(f"stored in {out}")
 
 
