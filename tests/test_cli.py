@@ -49,6 +49,12 @@ def test_train_writes_model_checkpoint_tokenizer_and_record(trained):
     assert record["steps"] == PRESETS["tiny"].train.max_iters
     assert record["model_config"]["d_model"] == PRESETS["tiny"].d_model
     assert 0 < record["val_full"]["bits_per_byte"] < 8
+    assert len(record["load_average"]["start"]) == len(record["load_average"]["end"]) == 3
+    curve = record["curve"]
+    assert curve["step"][-1] == record["steps"] and len(curve["loss"]) == len(curve["grad_norm"])
+    assert curve["eval_step"][-1] == record["steps"] and len(curve["val_loss"]) == len(curve["eval_step"])
+    image = out.with_name(record["curve_image"])
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the learning curve, drawn
     state = load_checkpoint(run / "checkpoint.pt")
     assert state["step"] == PRESETS["tiny"].train.max_iters and state["optimizer"] is not None
     model, tok = load_model(out, device="cpu")
