@@ -42,6 +42,21 @@ print(f"a GPT with {model.num_params():,} parameters: {cfg.n_layer} blocks, widt
       f"{cfg.n_head} heads, context {cfg.context}, vocabulary {cfg.vocab_size:,}")
 
 # %% [markdown]
+# Are its weights really trained? Its loss on held-out Shakespeare (text it never trained on) against
+# the loss of a uniform guess over the vocabulary, `ln(vocabulary)`; lower is better (*chapter 08*):
+
+# %%
+import math
+
+from gptbook.data import shakespeare_split
+from gptbook.train import evaluate
+
+held_out = tok.encode(shakespeare_split()[1][:20_000])[: 4 * cfg.context + 1]
+held_out_loss = evaluate(model, held_out, cfg.context, device=dev)["loss"]
+print(f"held-out loss {held_out_loss:.1f} nats per token; uniform guess ln({cfg.vocab_size:,}) = "
+      f"{math.log(cfg.vocab_size):.1f}")
+
+# %% [markdown]
 # ## 1. Text → tokens
 #
 # The tokenizer cuts the text into pieces it knows (often whole words with their leading space) and
@@ -100,20 +115,27 @@ print("same as model(idx):", same)
 # ## 5. Softmax → probabilities
 #
 # Only the last position matters for what comes next. Softmax turns its logits into probabilities
-# that add up to 1; a **temperature** makes them sharper or flatter. *Chapter 07.*
+# that add up to 1; a **temperature** `T` divides the logits first and makes them sharper (`T < 1`) or
+# flatter (`T > 1`). *Chapter 07.* The five likeliest next tokens at `T = 1` (the model's own
+# probabilities) and at `T = 0.8`, the temperature the loop below samples at:
 
 # %%
-probs = torch.softmax(logits[0, -1].float(), dim=-1)
+probs = torch.softmax(logits[0, -1].float(), dim=-1)  # T = 1
+probs_08 = torch.softmax(logits[0, -1].float() / 0.8, dim=-1)  # T = 0.8
 top = torch.topk(probs, 5)
-print(f"sum of {probs.numel():,} probabilities: {probs.sum().item():.4f}")
+print(f"{'token':>12}  {'T = 1':>6}  {'T = 0.8':>7}")
 for p, i in zip(top.values.tolist(), top.indices.tolist()):
-    print(f"  {token_label(tok, i):>10}  {p:.2f}")
+    print(f"{token_label(tok, i):>12}  {p:6.2f}  {probs_08[i].item():7.2f}")
+print(f"these five hold {top.values.sum():.0%} of the probability at T = 1, "
+      f"{probs_08[top.indices].sum():.0%} at T = 0.8")
 
 # %% [markdown]
 # ## 6. Sample → append → repeat
 #
 # Draw one token from the probabilities, append it to the text, and run everything again: that is
-# all "writing" is. Eight turns of the loop, each one the whole pipeline above:
+# all "writing" is. Eight turns of the loop at `T = 0.8`, each one the whole pipeline above. Each line
+# shows the token drawn, its probability, its rank (1 = the model's favourite) and how much
+# probability all the unlikely tokens (each under 1 %) hold together at that turn:
 
 # %% tags=["nbval-ignore-output"]
 generator = torch.Generator().manual_seed(0)
@@ -123,11 +145,22 @@ with torch.no_grad():
         window = loop_idx[:, -cfg.context :]  # the model sees at most `context` tokens
         p = torch.softmax(model(window)[0][:, -1, :].float() / 0.8, dim=-1)  # temperature 0.8
         nxt = torch.multinomial(p.cpu(), 1, generator=generator).to(p.device)  # draw on the CPU
-        print(f"turn {step}: sees {window.size(1)} tokens, draws {token_label(tok, nxt.item())!r} "
-              f"(probability {p[0, nxt.item()].item():.2f})")
+        p_drawn = p[0, nxt.item()].item()
+        rank = int((p[0] > p_drawn).sum()) + 1
+        tail = p[0][p[0] < 0.01].sum().item()
+        print(f"turn {step}: sees {window.size(1)} tokens, draws {token_label(tok, nxt.item())!r:>12} "
+              f"(probability {p_drawn:.3f}, rank {rank:4d}; tokens under 1 % hold {tail:.0%})")
         loop_idx = torch.cat([loop_idx, nxt], dim=1)
 print()
 print(tok.decode(loop_idx[0].tolist()))
+
+# %% [markdown]
+# The draw is not always the favourite (look at the ranks): now and then it is a token the model gave
+# about 1 % or less, which at two decimals prints as 0.01 or even "0.00". That is not a bug: sampling
+# draws each token
+# *with* its probability, and although every unlikely token is rare on its own, there are thousands of
+# them, and together they often hold a real share of the probability (the last number on each line).
+# A temperature below 1 shrinks that share, and top-k and top-p sampling (*chapter 07*) cut it off.
 
 # %% [markdown]
 # The package's `gptbook.sampling.generate` is this loop (plus a KV cache that makes it faster, plus
@@ -164,7 +197,11 @@ for bad in ("", "你好"):
         print("refused:", e)
 
 # %% tags=["nbval-ignore-output"]
+from gptbook.pretrained import words_in_corpus
+
 print(g.text)
+real = words_in_corpus(g.continuation, shakespeare_split()[0]).fraction
+print(f"\n({real:.0%} of the words it wrote occur in the training text)")
 
 # %% tags=["nbval-ignore-output"]
 generate_widget(model, tok, prompt="Romeo.\n", temperature=0.8, max_new_tokens=60)
@@ -191,9 +228,9 @@ generate_widget(model, tok, prompt="Romeo.\n", temperature=0.8, max_new_tokens=6
 # ## Checks
 
 # %%
-assert idx.shape == (1, len(ids)) and tok.decode(ids) == prompt  # tokens round-trip
-assert x.shape == (1, len(ids), cfg.d_model)  # one vector per token, after every block
-assert logits.shape == (1, len(ids), cfg.vocab_size) and same  # our pass is the model's pass
-assert abs(probs.sum().item() - 1) < 1e-4
-assert loop_idx.shape == (1, len(ids) + 8) and torch.equal(package_idx, loop_idx)
-assert g.new_tokens == 40 and g.text.startswith("Romeo.\n")
+assert tok.decode(ids) == prompt  # tokens round-trip
+assert held_out_loss < math.log(cfg.vocab_size) - 2  # trained: far below a uniform guess
+assert same  # our step-by-step pass is the model's pass
+assert probs_08.max() > probs.max()  # T < 1 sharpens: the favourite gains
+assert torch.equal(package_idx, loop_idx)  # the package's generate is our loop
+assert real > 0.8  # it writes real words
