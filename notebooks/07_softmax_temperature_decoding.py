@@ -32,15 +32,29 @@ import time
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from gptbook.device import device, seed_everything
 from gptbook.pretrained import load_base_model
 
 dev = device()
 seed_everything(0)
+set_matplotlib_formats("retina")  # sharp figures on high-resolution screens (still PNG)
 model, tok = load_base_model(device=dev)
 V, C = model.config.vocab_size, model.config.context
 print(f"{model.num_params():,} parameters, vocabulary of {V:,} tokens, context of {C} tokens")
+
+# %% [markdown]
+# Its loss on held-out Shakespeare, text it never trained on, is far below `ln(V)`, the loss of a
+# uniform guess: the weights are trained.
+
+# %%
+from gptbook.data import shakespeare_split
+from gptbook.train import evaluate
+
+held_out_loss = evaluate(model, tok.encode(shakespeare_split()[1][:20_000])[: 4 * C + 1], C,
+                         device=dev)["loss"]
+print(f"held-out loss {held_out_loss:.1f} nats per token; uniform guess ln({V:,}) = {math.log(V):.1f}")
 
 # %% [markdown]
 # ## 1. From logits to probabilities
@@ -66,6 +80,8 @@ p_hand = logits.exp() / logits.exp().sum()
 p_torch = torch.softmax(logits, dim=-1)
 print(f"sum of all {V:,} probabilities: {p_hand.sum().item():.4f}")
 print("same as torch.softmax:", torch.allclose(p_hand, p_torch, atol=1e-7))
+print(f"the largest logit {logits.max():.1f} becomes the largest probability {p_hand.max():.3f}; "
+      f"the smallest logit {logits.min():.1f} becomes {p_hand.min():.1e}")
 
 # %% [markdown]
 # The five most likely next tokens (a `·` is a space):
@@ -121,9 +137,11 @@ print("and on the model's logits:", torch.allclose(stable_softmax(logits), p_tor
 # %%
 from gptbook.widgets.temperature import next_token_view, view_figure
 
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
 for ax, t in zip(axes, (0.5, 1.0, 2.0)):
-    view_figure(next_token_view(model, tok, prompt, t, top=8), ax=ax)
+    view_figure(next_token_view(model, tok, prompt, t, top=8), ax=ax, title=f"T = {t}")
+fig.suptitle(f"The 8 most likely next tokens after {prompt!r}, at three temperatures", fontsize=11)
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -143,8 +161,8 @@ print("T = 0: one-hot on the argmax:", int(p_zero.argmax()) == int(logits.argmax
 
 # %% [markdown]
 # How spread out a distribution is can be measured by its **entropy** in bits, $-\sum p \log_2 p$.
-# $2^{\text{entropy}}$ is the number of equally likely tokens that would be as uncertain: a handful at
-# $T = 1$, and the whole vocabulary as $T$ grows.
+# $2^{\text{entropy}}$ is the number of equally likely tokens that would be as uncertain. It grows with
+# $T$ toward the whole vocabulary; the values at $T = 0.1$ and $T = 1$ are printed under the plot.
 
 # %%
 from gptbook.widgets.temperature import entropy_curve
@@ -156,8 +174,12 @@ plt.semilogx(temps, entropies, "o-")
 plt.axhline(math.log2(V), color="grey", ls=":", label=f"uniform over {V:,} tokens")
 plt.xlabel("temperature T")
 plt.ylabel("entropy (bits)")
+plt.title(f"Entropy of the next-token distribution after {prompt[-20:]!r}")
 plt.legend()
 plt.show()
+for t in (0.1, 1.0):
+    h = entropies[temps.index(t)]
+    print(f"T = {t}: entropy {h:.1f} bits, as uncertain as a choice among {2 ** h:.0f} equally likely tokens")
 
 # %% [markdown]
 # ### Why APIs cap the temperature
@@ -182,6 +204,10 @@ for t in (0.5, 1.0, 2.0, 5.0):
     text = tok.decode(out[0, start.size(1):].tolist())
     real_words[t] = words_in_corpus(text, corpus_words).fraction
     print(f"--- T = {t}: {real_words[t]:.0%} real words ---\nRomeo.\n{text}\n")
+
+# %% [markdown]
+# At $T = 5$ fewer of the words are real than at $T = 0.5$ (the shares are printed above each text):
+# the flattened distribution lets nonsense pieces through.
 
 # %% [markdown]
 # ## 3. Try it: the temperature slider
@@ -215,7 +241,8 @@ temperature_widget(model, tok, prompt=prompt, temperature=1.0)
 # %% [markdown]
 # ## 4. Decoding: five ways to pick the next token
 #
-# * **Greedy**: always the most likely token ($T = 0$). Deterministic, and prone to loops.
+# * **Greedy**: always the most likely token ($T = 0$). Deterministic, and prone to loops (shown
+#   below).
 # * **Sampling**: draw from the distribution at $T = 1$. Varied, but now and then a very unlikely token
 #   is drawn and the text derails.
 # * **Top-k** (Fan et al., 2018): keep the $k$ most likely tokens, renormalise, sample.
@@ -271,6 +298,26 @@ decoded["beam search, width 4"] = torch.cat([idx2, torch.tensor([beams[0].tokens
 decoded["Shakespeare"] = torch.cat([idx2, torch.tensor([real_ids], device=dev)], dim=1)
 for name, out in decoded.items():
     print(f"=== {name} ===\n{tok.decode(out[0].tolist())}\n")
+
+# %% [markdown]
+# **Greedy falls into loops.** Thirty tokens are too few to see it. Here are 200 tokens, greedy and
+# sampled at $T = 1$, and a measure of repetition: of all the runs of 4 consecutive tokens, the share
+# that are *distinct* (1 means no 4 tokens ever repeat; a text that loops has a low share). Once greedy
+# revisits a state it has seen, it must repeat what followed it: nothing random can pull it out.
+
+# %% tags=["nbval-ignore-output"]
+def distinct_share(ids: list[int], n: int = 4) -> float:
+    runs = [tuple(ids[i : i + n]) for i in range(len(ids) - n + 1)]
+    return len(set(runs)) / len(runs)
+
+
+n_long = min(200, C - idx2.size(1))
+greedy_long = greedy(model, idx2, n_long)[0, idx2.size(1):].tolist()
+sampled_long = generate(model, idx2, n_long, temperature=1.0, generator=seeded())[0, idx2.size(1):].tolist()
+repetition = {"greedy": distinct_share(greedy_long), "sampling, T = 1": distinct_share(sampled_long)}
+for name, share in repetition.items():
+    print(f"{name}: {share:.0%} of its 4-token runs are distinct")
+print("\nthe end of the greedy text:\n", tok.decode(greedy_long)[-300:])
 
 # %% [markdown]
 # The perplexity of a continuation can be computed by hand: run the model once on prompt + continuation
@@ -367,9 +414,27 @@ except ValueError as e:
 # In the loop above every step runs the model on the *whole* window again, although only one token is
 # new. But the keys and values of the old tokens do not change (the causal mask stops them from seeing
 # the new token). A **KV cache** keeps them: each step then feeds only the newest token, computes its
-# query, key and value, and attends to the stored keys and values. Same numbers, far less work: step
-# `t` costs about 1 token of work instead of `t`.
+# query, key and value, and attends to the stored keys and values. Same numbers, less work.
 #
+# How much less? For a model of width `d`, step `t` without a cache runs all `t` tokens through every
+# layer: the projections and the MLP cost about `12d²` multiply-adds per token, `t · 12d²` in all, and
+# attention compares all `t` queries with all `t` keys and mixes the values, about `2t² · d`. With the
+# cache only the new token goes through the projections and the MLP (`12d²`), but its attention still
+# reads all `t` stored keys and values (`2t · d`). So a cached step is *not* constant work: its
+# attention part grows linearly with `t`. What the cache removes is the recomputation of the old
+# tokens, which makes every step about `t` times cheaper, not "one token of work". (Above the layers
+# the unembedding costs `V · d` for each position it scores; `gptbook`'s model scores every position
+# it is given, so without a cache that cost is paid `t` times too.) For this model at a full window:
+
+# %%
+d = model.config.d_model
+per_layer = {"without cache": C * 12 * d * d + 2 * C * C * d, "with cache": 12 * d * d + 2 * C * d}
+for name, ops in per_layer.items():
+    print(f"step t = {C}, {name}: about {ops:,} multiply-adds per layer")
+print(f"with the cache, attention is {2 * C * d / per_layer['with cache']:.0%} of a step's work at t = {C} "
+      f"(and {2 * d / (12 * d * d + 2 * d):.1%} at t = 1)")
+
+# %% [markdown]
 # We time greedy generation both ways, filling the context window (the timing depends on the machine
 # and on what else runs on it):
 
@@ -387,9 +452,29 @@ print(f"{n_new} tokens without cache {timing[False]:.2f} s, with cache {timing[T
 
 # %%
 print("same tokens with and without the cache:", torch.equal(outputs[False], outputs[True]))
-cache_floats = 2 * model.config.n_layer * C * model.config.d_model
-print(f"a full cache holds keys and values: 2 x {model.config.n_layer} layers x {C} tokens "
-      f"x {model.config.d_model} = {cache_floats:,} numbers")
+
+# %% [markdown]
+# **The price is memory.** Each layer keeps a key and a value, `d` numbers each, for every token of the
+# text. For one sequence that fills the context, by hand from the loaded model's shape, and measured
+# on a real cache the package fills:
+
+# %%
+from gptbook.model import GPTConfig
+
+cfg = model.config
+bytes_per_number = next(model.parameters()).element_size()  # 4 for float32
+cache_bytes_by_hand = 2 * cfg.n_layer * C * cfg.d_model * bytes_per_number  # keys and values
+cache = model.new_cache()
+with torch.no_grad():
+    model(torch.tensor([long_ids[-C:]], device=dev), cache=cache)  # a full window
+cache_bytes = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.k, layer.v))
+print(f"2 (key, value) x {cfg.n_layer} layers x {C} tokens x {cfg.d_model} numbers x {bytes_per_number} "
+      f"bytes = {cache_bytes_by_hand:,} bytes ({cache_bytes_by_hand / 2**20:.1f} MiB)")
+print(f"the package's cache after {cache.length} tokens holds {cache_bytes:,} bytes")
+for name, big in (("GPT-2 small", GPTConfig.gpt2_small()), ("GPT-3 175B", GPTConfig.gpt3_175b())):
+    per_seq = 2 * big.n_layer * big.context * big.d_model * 2  # 16-bit numbers, as served
+    print(f"{name}: 2 x {big.n_layer} x {big.context:,} x {big.d_model:,} x 2 bytes = "
+          f"{per_seq / 2**30:.2f} GiB for one sequence at full context")
 
 # %% [markdown]
 # ## Exercises
@@ -455,8 +540,8 @@ check("07.4", answer_07_4)
 
 
 # %% [markdown]
-# The saving grows with the length of the text: at 2,048 tokens GPT-3 would redo 2,048 tokens of work
-# for each new one without a cache. The price is memory, which is why long contexts are expensive to
+# GPT-3's cache for a single full-context sequence is several gigabytes, on top of its 350 GB of
+# 16-bit weights, and a server keeps one per conversation. That is why long contexts are expensive to
 # serve. (When the text outgrows the context, the window slides and every position shifts, so
 # `gptbook.sampling` starts a fresh cache on the cropped window; the speed-up is for texts within the
 # context.)
@@ -473,7 +558,8 @@ check("07.4", answer_07_4)
 # ## Checks
 
 # %%
-assert abs(p_hand.sum().item() - 1) < 1e-5 and torch.allclose(p_hand, p_torch, atol=1e-7)
+assert held_out_loss < math.log(V) - 2  # trained weights: far below a uniform guess
+assert torch.allclose(p_hand, p_torch, atol=1e-7)  # our formula is torch's softmax
 assert torch.isnan(naive).all() and torch.allclose(stable_softmax(z), torch.softmax(z, -1))
 assert top_prob[0.01] >= top_prob[0.1] >= top_prob[0.5] >= top_prob[1.0] >= top_prob[2.0]  # T -> 0 sharpens
 assert int(p_zero.argmax()) == int(logits.argmax()) and p_zero.max().item() == 1.0  # T = 0 is the argmax
@@ -485,3 +571,6 @@ assert scores["Shakespeare"] > beams[0].perplexity  # real text is not the most 
 assert torch.equal(by_hand, by_package)  # the loop by hand is the package's loop
 assert torch.equal(p_whole, p_window) and torch.equal(p_whole, p_swapped)  # what falls out is gone
 assert torch.equal(outputs[False], outputs[True])  # the cache changes the speed, not the tokens
+assert real_words[0.5] > real_words[5.0]  # high temperature: fewer real words
+assert repetition["greedy"] < repetition["sampling, T = 1"]  # greedy repeats itself more
+assert cache_bytes == cache_bytes_by_hand and cache.length == C  # the memory formula is the cache's size
