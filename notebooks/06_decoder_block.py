@@ -27,15 +27,18 @@
 # Around the stack sit the token and position embeddings (chapter 03), one last layer norm, and the
 # **unembedding** that turns each vector back into a score for every token of the vocabulary.
 #
-# At the end we count parameters. The same formula gives GPT-2 small's 124 million and GPT-3's
-# 175 billion. Then we load weights stored in GPT-2's own layout and check them against an
-# independent implementation of GPT-2.
+# Then we count parameters. The same formula gives GPT-2 small's 124 million and GPT-3's
+# 175 billion. We load weights stored in GPT-2's own layout and check them against an
+# independent implementation of GPT-2. Finally we look inside the book's trained model with the
+# **logit lens**: what would it predict if it stopped after block 1, 2, …?
 #
 # Sources: Vaswani et al. (2017), "Attention Is All You Need" (the transformer); Ba, Kiros and Hinton
 # (2016), "Layer Normalization"; Hendrycks and Gimpel (2016), "Gaussian Error Linear Units (GELUs)";
 # He, Zhang, Ren and Sun (2016), "Deep Residual Learning for Image Recognition" (residual
 # connections); Radford et al. (2019), "Language Models are Unsupervised Multitask Learners" (GPT-2);
-# Brown et al. (2020), "Language Models are Few-Shot Learners" (GPT-3).
+# Brown et al. (2020), "Language Models are Few-Shot Learners" (GPT-3); Glorot and Bengio (2010),
+# "Understanding the difficulty of training deep feedforward neural networks" (initialisation);
+# nostalgebraist (2020), "interpreting GPT: the logit lens" (LessWrong blog post).
 
 # %%
 import math
@@ -43,6 +46,7 @@ import math
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from matplotlib_inline.backend_inline import set_matplotlib_formats
 from torch import nn
 
 from gptbook.device import device, seed_everything
@@ -50,6 +54,7 @@ from gptbook.model import GPT, MLP, Block, GPTConfig, LayerNorm, count_params
 
 seed_everything(0)
 dev = device()  # CUDA, then Apple MPS, then the CPU
+set_matplotlib_formats("retina")  # sharp figures on high-resolution screens (still PNG)
 
 # %% [markdown]
 # ## 1. Layer norm
@@ -127,7 +132,8 @@ plt.show()
 #
 # The MLP works on **each token separately**: attention already moved information between tokens;
 # now every token processes what it has. It widens the vector 4x (768 → 3,072 in GPT-2 small), applies
-# GELU, and narrows it back. Most of a GPT's parameters live here.
+# GELU, and narrows it back. Its two matrices, `d × 4d` and `4d × d`, hold two thirds of each block's
+# weights (`8d²` of about `12d²`); section 7 counts what share of a whole model that is.
 #
 # By hand with the package MLP's own weights, then the package's `MLP`:
 
@@ -157,33 +163,60 @@ print("token 0 unchanged when token 4 changes:", torch.equal(mlp(x)[:, 0], mlp(x
 # * during training the gradient flows back through the `+` unchanged, so even the first layers of a
 #   deep stack get a useful signal.
 #
-# Let us measure the second point. We stack 32 small MLP layers with and without the residual `+`, send
-# a batch through, and look at the gradient that reaches the input.
+# Let us measure the second point. We stack 32 layers `tanh(W h + b)` of width 64, with and without
+# the residual `+`, send a batch through, and compare the gradient that reaches the input with the
+# gradient that left the top: the ratio says how much of the learning signal gets to the bottom
+# layer. How big the weights start matters a lot for a plain stack, so we try several starting
+# scales: weights drawn with standard deviation `gain / √64`, and PyTorch's own default for
+# `nn.Linear` (uniform, standard deviation `1 / √(3 · 64)`, the same as gain 0.58).
 
 # %% tags=["nbval-ignore-output"]
-seed_everything(1)
-layers = nn.ModuleList([nn.Sequential(nn.Linear(64, 64), nn.Tanh()) for _ in range(32)])
-for layer in layers:
-    nn.init.normal_(layer[0].weight, std=0.5 / math.sqrt(64))  # a small, ordinary initialisation
-
-
-def input_gradient(residual: bool) -> float:
-    """Size of the loss's gradient at the input of the 32-layer stack."""
+def gradient_ratio(residual: bool, gain: float | None) -> float:
+    """|gradient at the input| / |gradient at the top| of a 32-layer tanh stack (gain None:
+    PyTorch's default initialisation)."""
+    seed_everything(1)
+    layers = [nn.Sequential(nn.Linear(64, 64), nn.Tanh()) for _ in range(32)]
+    if gain is not None:
+        for layer in layers:
+            nn.init.normal_(layer[0].weight, std=gain / math.sqrt(64))
     h0 = torch.randn(16, 64, requires_grad=True)
     h = h0
     for layer in layers:
         h = h + layer(h) if residual else layer(h)
+    h.retain_grad()
     h.pow(2).mean().backward()
-    return h0.grad.norm().item()
+    return (h0.grad.norm() / h.grad.norm()).item()
 
 
-grad_plain, grad_residual = input_gradient(False), input_gradient(True)
-print(f"gradient at the input, plain stack:    {grad_plain:.1e}")
-print(f"gradient at the input, residual stack: {grad_residual:.1e}")
+gains = [0.25, 0.5, 1.0, 5 / 3, 2.0, 3.0]
+ratios = {res: [gradient_ratio(res, g) for g in gains] for res in (False, True)}
+default_ratio = {res: gradient_ratio(res, None) for res in (False, True)}
+for res in (False, True):
+    print(f"{'residual' if res else 'plain':>8} stack, PyTorch's default init: "
+          f"input/top gradient = {default_ratio[res]:.0e}")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3.8))
+for res, style in ((False, "o-"), (True, "s-")):
+    ax.semilogy(gains, ratios[res], style, label="residual: h + f(h)" if res else "plain: f(h)")
+    ax.plot([1 / math.sqrt(3)], [default_ratio[res]], "k*", markersize=10)
+ax.axhline(1, color="grey", linewidth=0.8, linestyle=":")
+ax.annotate("PyTorch's default init", (1 / math.sqrt(3), default_ratio[False]), xytext=(8, 0),
+            textcoords="offset points", va="center", fontsize=8)
+ax.set_xlabel("starting scale of the weights (gain: standard deviation × √64)")
+ax.set_ylabel("gradient at input / at top")
+ax.set_title("How much of the gradient reaches the bottom of a 32-layer stack")
+ax.legend()
+plt.show()
 
 # %% [markdown]
-# Without the residual path the signal shrinks layer after layer and almost nothing reaches the
-# bottom: those layers would barely learn. With `x + f(x)` the gradient arrives intact.
+# The plain stack works only in a narrow band of starting scales. Below it (PyTorch's default
+# included) every layer multiplies the gradient by a factor below 1 and almost nothing reaches the
+# bottom; above it the factors are above 1 and the gradient explodes. The band exists (gain 5/3 is
+# the value Glorot and Bengio's analysis suggests for tanh), but it must be hit. The residual stack
+# never loses the gradient, at any scale we tried: the `+ h` passes it down unchanged and each layer
+# can only add to it. It can still grow with depth; GPT keeps that in check with layer norm and by
+# starting the layers that write into the stream small (section 6).
 #
 # ## 5. The pre-norm decoder block
 #
@@ -195,8 +228,17 @@ print(f"gradient at the input, residual stack: {grad_residual:.1e}")
 # ```
 #
 # The original transformer (Vaswani et al., 2017) normalised *after* the addition; pre-norm keeps the
-# residual stream itself untouched and trains more easily in deep stacks. We compute a block by hand
-# from its parts and compare with the package's `Block`:
+# residual stream itself untouched and trains more easily in deep stacks. The picture: the stream runs
+# straight up; each part reads a normalised copy of it and adds its result back.
+
+# %%
+from gptbook.diagrams import block_figure
+
+block_figure(n_layer=12)  # GPT-2 small stacks 12 blocks
+plt.show()
+
+# %% [markdown]
+# We compute a block by hand from its parts and compare with the package's `Block`:
 
 # %%
 block = Block(cfg).eval()
@@ -291,17 +333,18 @@ gpt3_cfg = GPTConfig.gpt3_175b()
 gpt3_parts = count_params(gpt3_cfg)
 print(f"GPT-3: width {gpt3_cfg.d_model:,}, {gpt3_cfg.n_layer} layers, {gpt3_cfg.n_head} heads, "
       f"vocabulary {gpt3_cfg.vocab_size:,}, context {gpt3_cfg.context:,}\n")
-print(f"{'part':20s} {'GPT-2 small':>16s} {'GPT-3 175B':>20s} {'GPT-3 share':>12s}")
+print(f"{'part':20s} {'GPT-2 small':>16s} {'share':>7s} {'GPT-3 175B':>20s} {'share':>7s}")
 for part in gpt2_parts:
-    print(f"{part:20s} {gpt2_parts[part]:16,d} {gpt3_parts[part]:20,d} "
-          f"{gpt3_parts[part] / gpt3_parts['total']:12.2%}")
+    print(f"{part:20s} {gpt2_parts[part]:16,d} {gpt2_parts[part] / gpt2_parts['total']:7.1%} "
+          f"{gpt3_parts[part]:20,d} {gpt3_parts[part] / gpt3_parts['total']:7.1%}")
 
 # %% [markdown]
 # GPT-2 small has **124,439,808** parameters, the figure usually rounded to "124M" (Radford et al.
-# list it as 117M in their paper; the released model is this one). GPT-3's embedding matrix alone is
+# list it as 117M in their paper; the released model is this one). In GPT-2 small the MLPs hold less
+# than half of them (45.5 %): its token embedding alone is 31 %. GPT-3's embedding matrix is larger,
 # 50,257 × 12,288 = **617,558,016** weights, yet it is only 0.35 % of the model: at that width the
-# blocks (`12·d²` each, 96 of them) dominate. The total, 174.6 billion, is what Brown et al. (2020)
-# round to 175B.
+# blocks (`12·d²` each, 96 of them) dominate, and the MLPs hold two thirds of everything. The total,
+# 174.6 billion, is what Brown et al. (2020) round to 175B.
 #
 # The counter is checked against a real model too. A module built on PyTorch's `meta` device has
 # shapes but no memory, so we can "build" GPT-2 small for free and count its actual tensors:
@@ -323,6 +366,7 @@ for row, parts in enumerate([gpt2_parts, gpt3_parts]):
         left += share
 ax.set_yticks([0, 1], ["GPT-2 small", "GPT-3 175B"])
 ax.set_xlabel("share of all parameters (layer norms are too small to see)")
+ax.set_title("Where the parameters are: each part's share of the whole model")
 ax.legend(ncol=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.35))
 fig.tight_layout()
 plt.show()
@@ -391,6 +435,94 @@ except StateDictMismatchError as err:
 print(mismatch_message[:400], "...")
 
 # %% [markdown]
+# ## 9. Inside the trained model: the logit lens
+#
+# The residual stream has the same shape after every block, and the model reads its answer from the
+# last one with `ln_f` and the unembedding. Nothing stops us from reading the stream *earlier*: put
+# the vector after block `i` through the same `ln_f` and `lm_head`, and see what the model would
+# predict if it stopped there. This is the **logit lens** (nostalgebraist, 2020). We use the book's
+# trained base model (chapter 08 tells how it was trained).
+
+# %%
+from gptbook.data import shakespeare_split
+from gptbook.pretrained import load_base_model
+from gptbook.widgets.html import token_label
+
+base, tok = load_base_model(device=dev)
+bcfg = base.config
+print(f"the base model: {bcfg.n_layer} blocks, width {bcfg.d_model}, vocabulary {bcfg.vocab_size:,}")
+
+
+@torch.no_grad()
+def logit_lens(idx: torch.Tensor):
+    """Yield the logits (B, T, V) read from the stream entering block 0, then after each block."""
+    x = base.embed(idx)
+    yield base.lm_head(base.transformer.ln_f(x))
+    for i in range(bcfg.n_layer):
+        x = base.run_blocks(x, i, i + 1)  # one more block
+        yield base.lm_head(base.transformer.ln_f(x))
+
+
+lens_prompt = "Juliet.\nO Romeo, Romeo! wherefore art thou"
+lens_ids = tok.encode(lens_prompt)
+lens = torch.stack([r[0].float().cpu() for r in logit_lens(torch.tensor([lens_ids], device=dev))])
+with torch.no_grad():
+    full_logits = base(torch.tensor([lens_ids], device=dev))[0][0].float().cpu()
+diff_lens = (lens[-1] - full_logits).abs().max().item()
+print("the last readout is the model's output: largest gap",
+      "below 1e-4" if diff_lens < 1e-4 else diff_lens)
+
+# %% [markdown]
+# Each column is a position of the prompt; each row a depth. The text in a cell is the token that
+# depth would predict next; the colour is the probability it gives to the token the *whole* model
+# finally predicts there (the top row's answer).
+
+# %%
+stages = ["embedding"] + [f"after block {i}" for i in range(bcfg.n_layer)]
+lens_probs = torch.softmax(lens, dim=-1)
+answer = lens_probs[-1].argmax(-1)  # (T,): the full model's prediction at each position
+p_answer = lens_probs[:, torch.arange(len(lens_ids)), answer]  # (stages, T)
+fig, ax = plt.subplots(figsize=(1.05 * len(lens_ids) + 2.5, 0.55 * len(stages) + 1.8))
+im = ax.imshow(p_answer.cpu().numpy()[::-1], cmap="viridis", vmin=0, vmax=1, aspect="auto")
+for r, stage in enumerate(range(len(stages) - 1, -1, -1)):
+    for c in range(len(lens_ids)):
+        guess = token_label(tok, int(lens_probs[stage, c].argmax()))
+        ax.text(c, r, guess, ha="center", va="center", fontsize=7, fontfamily="monospace",
+                color="black" if p_answer[stage, c] > 0.6 else "white")
+ax.set_xticks(range(len(lens_ids)), [token_label(tok, i) for i in lens_ids], rotation=45, ha="right",
+              fontfamily="monospace")
+ax.set_yticks(range(len(stages)), stages[::-1])
+ax.set_xlabel("input token (the prediction is for the token after it)")
+fig.colorbar(im, ax=ax, label="probability of the final answer")
+ax.set_title("Logit lens: the next-token guess read from the stream after each block")
+fig.tight_layout()
+plt.show()
+itself = int((lens_probs[0].argmax(-1) == torch.tensor(lens_ids)).sum())
+print(f"read from the embedding alone, the guess is the input token itself at {itself} of "
+      f"{len(lens_ids)} positions")
+
+# %% [markdown]
+# Read from the embedding alone, the stream tends to predict the token that is already there (the
+# count is printed under the picture): the unembedding is the embedding (tied), and a vector points
+# most like its own token's row. The blocks
+# move the stream, step by step, toward the final guess. The same on held-out text, as a loss per
+# depth (lower is better; a uniform guess costs `ln(vocabulary)`):
+
+# %%
+held_out = tok.encode(shakespeare_split()[1][:20_000])[: 4 * bcfg.context + 1]
+windows = torch.tensor(held_out[:-1], device=dev).view(4, bcfg.context)
+targets = torch.tensor(held_out[1:], device=dev).view(4, bcfg.context)
+lens_loss = [F.cross_entropy(r.flatten(0, 1).float(), targets.flatten()).item()
+             for r in logit_lens(windows)]
+for stage, loss_there in zip(stages, lens_loss):
+    print(f"{stage:>15}: held-out loss {loss_there:.1f} nats per token")
+print(f"{'uniform guess':>15}: ln({bcfg.vocab_size:,}) = {math.log(bcfg.vocab_size):.1f}")
+
+# %% [markdown]
+# The loss falls as the stream goes up, and only the full stack reaches the model's real loss. That
+# the intermediate readouts make sense at all is thanks to the residual stream: every block adds to
+# one shared vector instead of replacing it, so each depth speaks the same "language" as the output.
+#
 # ## Summary
 #
 # * Layer norm gives every token's vector mean 0 and variance 1, then a learned scale and shift.
@@ -400,6 +532,8 @@ print(mismatch_message[:400], "...")
 #   blocks, a final norm and an unembedding tied to the embedding.
 # * The same count gives GPT-2 small's 124,439,808 parameters and GPT-3's 175 billion.
 # * Our model reads GPT-2's weight layout and matches an independent GPT-2 implementation.
+# * The logit lens reads the residual stream after each block of the trained model: the guess
+#   sharpens block by block, and the held-out loss falls with depth.
 #
 # Chapter 07 turns the logits into text.
 
@@ -475,11 +609,19 @@ assert diff_ln < 1e-5 and x_hat.mean(-1).abs().max() < 1e-5
 assert (x_hat.var(-1, unbiased=False) - 1).abs().max() < 1e-3
 assert (gelu_exact - gelu_tanh).abs().max() < 1e-3 and gelu_exact.min() < 0
 assert diff_mlp < 1e-5 and diff_block < 1e-5 and diff_gpt < 1e-4
-assert grad_residual > 100 * grad_plain
+assert default_ratio[True] > 1 > 1e-4 > default_ratio[False]  # default init: plain loses the gradient
+assert min(ratios[True]) > 1  # the residual stack never loses it, at any scale tried
+assert min(ratios[False]) < 1e-4 and max(ratios[False]) > 1e2  # plain: vanishes or explodes
 assert abs(loss.item() - math.log(65)) < 0.3
 assert gpt2_by_hand == gpt2_parts["total"] == gpt2_meta.num_params() == 124_439_808
 assert gpt3_parts["token_embedding"] == 617_558_016
 assert 174.5e9 < gpt3_parts["total"] < 175.5e9
+assert gpt2_parts["mlp"] < 0.5 * gpt2_parts["total"] < gpt2_parts["mlp"] + gpt2_parts["token_embedding"]
+assert gpt3_parts["mlp"] > 0.65 * gpt3_parts["total"]  # "two thirds" at GPT-3's width
 assert diff_hf < 1e-4
 assert "transformer.wte.weight: checkpoint (1000, 128)" in mismatch_message
+assert diff_lens < 1e-4  # the last readout of the lens is the model's own output
+assert lens_loss[-1] == min(lens_loss) < lens_loss[0] - 1  # depth helps, the full stack most
+assert lens_loss[-1] < math.log(bcfg.vocab_size) - 2  # the base model is trained
+assert itself > len(lens_ids) / 2  # tied unembedding: the embedding alone points at its own token
 print("all checks passed")
