@@ -176,7 +176,7 @@ def mean_over_processes(value: Tensor) -> float:
     """The mean of a scalar over all processes (all-reduce); the value itself for one process."""
     if not (dist.is_available() and dist.is_initialized()):
         return float(value)
-    t = value.detach().to(_collective_device(), torch.float64).reshape(1)
+    t = value.detach().to(_collective_device(), torch.float32).reshape(1)
     dist.all_reduce(t)
     return float(t) / dist.get_world_size()
 
@@ -186,7 +186,7 @@ def from_rank0(value: float) -> float:
     so all processes use the same learning rate and stop at the same step."""
     if not (dist.is_available() and dist.is_initialized()):
         return value
-    t = torch.tensor([value], dtype=torch.float64, device=_collective_device())
+    t = torch.tensor([value], dtype=torch.float32, device=_collective_device())
     dist.broadcast(t, src=0)
     return float(t)
 

@@ -294,7 +294,7 @@ assert math.isclose(by_hand, w1.grad.item(), rel_tol=1e-12)
 # %%
 targets = torch.tensor([3, 0])
 logits, h = mlp_forward(x, params)
-Y = F.one_hot(targets, 5).double()
+Y = F.one_hot(targets, 5).cpu().double()
 dlogits = (softmax(logits) - Y) / len(targets)  # step 1
 dW2, db2, dh = h.T @ dlogits, dlogits.sum(0), dlogits @ params.W2.T  # step 2
 dz = dh * (1 - h**2)  # step 3
@@ -372,7 +372,7 @@ w_p = torch.tensor([0.3, -0.2], dtype=torch.float64, requires_grad=True)
 b_p = torch.tensor(0.1, dtype=torch.float64, requires_grad=True)
 perceptron_losses = gradient_descent([w_p, b_p], lambda v: torch.sigmoid(v @ w_p + b_p), 1000, lr=1.0)
 p_perc = torch.sigmoid(xor_x @ w_p + b_p).detach()
-perc_right = int(((p_perc > 0.5).double() == xor_t).sum())
+perc_right = int(((p_perc > 0.5).float() == xor_t).sum())
 print(f"perceptron after 1,000 steps: loss {perceptron_losses[-1]:.3f} (ln 2 = {math.log(2):.3f}), "
       f"outputs {p_perc.cpu().numpy().round(2).tolist()}")
 
@@ -408,7 +408,7 @@ xor_runs = {seed: xor_mlp(seed) for seed in range(5)}
 xor_right = {}
 for seed, (weights, history) in xor_runs.items():
     out = xor_predict(weights, xor_x)
-    xor_right[seed] = int(((out > 0.5).double() == xor_t).sum())
+    xor_right[seed] = int(((out > 0.5).float() == xor_t).sum())
     print(f"seed {seed}: loss {history[0]:.2f} -> {history[-1]:.2f}, outputs "
           f"{out.cpu().numpy().round(2).tolist()}, right {xor_right[seed]} of 4")
 print(f"XOR solved in {sum(r == 4 for r in xor_right.values())} of {len(xor_runs)} starts")

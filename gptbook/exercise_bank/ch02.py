@@ -53,7 +53,7 @@ def one_hot_rows(ids, n):
 
 
 def _nll(logits: torch.Tensor, targets: list[int]) -> float:
-    return F.cross_entropy(logits.double(), torch.tensor(targets)).item()
+    return F.cross_entropy(logits.cpu().double(), torch.tensor(targets)).item()
 
 
 def _naive_nll(logits, targets):

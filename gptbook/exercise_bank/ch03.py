@@ -14,7 +14,7 @@ from gptbook.exercises import Case, Idea, Implement, Measurement, Mistake, Open,
 
 
 def _cosine(u: torch.Tensor, v: torch.Tensor) -> float:
-    return F.cosine_similarity(u.double(), v.double(), dim=0).item()
+    return F.cosine_similarity(u.cpu().double(), v.cpu().double(), dim=0).item()
 
 
 T = torch.tensor

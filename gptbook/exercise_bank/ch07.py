@@ -13,7 +13,7 @@ from gptbook.exercises import Case, Idea, Implement, Measurement, Mistake, Open,
 def _softmax_t(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     from gptbook.sampling import apply_temperature
 
-    return apply_temperature(logits.double(), temperature)
+    return apply_temperature(logits.cpu().double(), temperature)
 
 
 T = torch.tensor
@@ -57,7 +57,7 @@ def softmax_t(logits, T):
 def _top_p(probs: torch.Tensor, p: float) -> torch.Tensor:
     from gptbook.sampling import filter_logits
 
-    return torch.softmax(filter_logits(probs.double().log(), top_p=p), dim=-1)
+    return torch.softmax(filter_logits(probs.cpu().double().log(), top_p=p), dim=-1)
 
 
 def _stops_before_p(probs, p):
