@@ -373,7 +373,8 @@ print(f"{slice_cfg.max_iters} steps of {slice_cfg.batch_size} x {CONTEXT} charac
 
 # %% tags=["nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.plot([r["step"] for r in slice_evals], [r["train_loss"] for r in slice_evals], "o-", label="train (the slice)")
+ax.plot([r["step"] for r in slice_evals], [r["train_loss"] for r in slice_evals], "o-",
+        label="train (the slice)")
 ax.plot([r["step"] for r in slice_evals], [r["val_loss"] for r in slice_evals], "s-", label="validation")
 ax.set(xlabel="step", ylabel="loss (nats per character)", title="training on 5,000 characters only")
 ax.legend()
@@ -624,7 +625,8 @@ print(format_table(table))
 
 # %%
 passes = base_tokens / record["tokens"]["train"]
-print(f"base model: {table[1]['tokens/parameter']:.1f} tokens per parameter, but {base_tokens / 1e6:.1f} million "
+print(f"base model: {table[1]['tokens/parameter']:.1f} tokens per parameter, but "
+      f"{base_tokens / 1e6:.1f} million "
       f"tokens = {passes:.0f} passes over {record['tokens']['train'] / 1e6:.2f} million training tokens")
 evals_v = record["curve"]["val_loss"]
 best_at = record["curve"]["eval_step"][evals_v.index(min(evals_v))]
