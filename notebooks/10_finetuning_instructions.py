@@ -16,29 +16,38 @@
 # %% [markdown]
 # # 10 Fine-tuning on instructions
 #
-# A base model continues text. Ask it "Add these two numbers: 3 + 4" and it writes whatever
+# A base model continues text. Ask it "Add these two numbers: 12 + 30" and it writes whatever
 # usually follows such a line in its training text, which for our model is Shakespeare. An
 # *assistant* answers instead. The step between the two is **instruction tuning**: fine-tune the
 # base model on many tasks, each written as a plain-English instruction and its answer, always in
 # the same format (Wei et al., 2021, *FLAN*; the supervised stage of Ouyang et al., 2022,
 # *InstructGPT*).
 #
+# Our model is small and has read nothing but Shakespeare, so we must ask it things it *can* learn
+# from a few thousand examples. It cannot learn facts it never saw (in which play does Banquo
+# speak?), but it can learn to **find** an answer that is in the input, to follow a procedure on
+# digits, and to spell. Every task comes with its **chance level**, the score of a guesser who
+# knows the form of the answer but not the answer, so we can see what was really learned.
+#
 # In this chapter we
 #
 # 1. write a **prompt template**;
-# 2. build an **instruction set** of several thousand examples from packaged data (question -> answer
-#    pairs from the ChatterBot corpus, text messages to label as spam or ham, facts about
-#    Shakespeare's plays) and from generated tasks whose answers a program can check (reverse a word,
-#    add two numbers, write a phrase in capitals);
-# 3. **mask the prompt out of the loss**, so the model is only trained to write answers;
+# 2. build ten tasks with checkable answers, and a free-text chat task, each from packaged data
+#    or generated for free, and split them into **train, validation and test** parts that share no
+#    source;
+# 3. **mask the prompt out of the loss** and **average the loss per example**;
 # 4. batch examples of different lengths with **padding**;
-# 5. measure **exact-match accuracy** on held-out examples of each task, before and after
-#    fine-tuning;
-# 6. put the result behind a small **chat box**.
+# 5. measure **exact match** on held-out examples of each task before fine-tuning;
+# 6. choose the recipe on the **validation** part (a longer run, stored), run it here for a
+#    short while, watching **one loss curve per task**;
+# 7. score the stored run's model once on the **test** part;
+# 8. put the result behind a small **chat box** that can show the template and the loss mask.
 
 # %%
 import collections
+import math
 import time
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -47,10 +56,13 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from gptbook import instruct as ft
+from gptbook import instruct_runs
 from gptbook import instructions as ins
+from gptbook.checkpoint import load_model
 from gptbook.device import device, seed_everything
-from gptbook.pretrained import load_base_model
-from gptbook.widgets.chat import chat_reply, chat_widget
+from gptbook.model import IGNORE, next_token_loss
+from gptbook.pretrained import BASE_MODEL, load_base_model
+from gptbook.widgets.chat import chat_html, chat_reply, chat_widget, template_tokens
 from gptbook.widgets.html import refusal
 
 dev = device()
@@ -68,37 +80,85 @@ print(f"base model: {cfg.n_layer} blocks, width {cfg.d_model}, context {cfg.cont
 # generate, we stop at that newline.
 
 # %%
-example = ins.Example("add", "Add these two numbers.", "3 + 4", "7")
+example = ins.Example("add", ins.INSTRUCTIONS["add"], "12 + 30", "42")
 prompt, response = ins.example_text(example)
 print(prompt + response, end="")
 print("---")
 print(ins.format_prompt("What is the capital of France?"), end="")
 
 # %% [markdown]
-# ## The instruction set
+# ## Tasks a small model can learn
 #
-# Seven tasks. The answers of the generated tasks are computed by a program, so they are right by
-# construction; the speaker and play facts are read off the plays' layout (a speaker's name in
-# capitals, then the speech).
+# Ten tasks have one right answer that a program can check:
+#
+# * **the answer is in the input**: who speaks first, or last, in a passage of a play; the last
+#   word of a line; which of two lines ends a speech (the last line of a speech usually closes a
+#   sentence); whether a passage is verse or prose (verse keeps short lines that start with a
+#   capital, prose runs on); whether a text message is spam or ham (Almeida et al., 2011, the SMS
+#   Spam Collection, CC BY 4.0);
+# * **arithmetic**: add two numbers below 100; say which of two numbers below 1,000 is larger;
+# * **spelling**: the first letter of a word; a word spelled out with spaces between the letters.
+#
+# The eleventh task is **chat**: question -> answer pairs from the ChatterBot corpus (BSD). Its
+# answers are free text, so exact match would call a sensible answer wrong; we score it apart, by
+# how many words it shares with a reference answer.
+#
+# The passages come from Shakespeare's plays in the layout of this edition (a speaker's name in
+# capitals on its own line, then the speech), so every answer is right by construction, and
+# thousands of examples cost nothing.
 
 # %%
-print(ins.DEFAULT_SIZES)
-examples = ins.build_instruction_set(seed=0)
-counts = collections.Counter(e.task for e in examples)
-print(f"{len(examples)} examples")
-for task, n in sorted(counts.items()):
-    e = next(x for x in examples if x.task == task)
-    print(f"{task:>9} {n:5d}   {e.instruction} | {e.input[:50]!r} -> {e.response[:40]!r}")
+parts = ins.build_parts(seed=0)
+for task in ins.TASKS:
+    e = next(x for x in parts.train if x.task == task)
+    shown = e.instruction if task == ins.FREE_TEXT else e.input
+    print(f"{task:>15}: {shown[:64]!r} -> {e.response[:30]!r}")
 
 # %% [markdown]
-# We hold out 40 examples of each task for testing. A question asked with several answers in the
-# corpus stays on one side of the split, so no test prompt is ever trained on.
+# ### What an answer costs in tokens
+#
+# A model can only write an answer out of its tokens. The book's tokenizer puts **every digit in
+# its own token**, so a sum is written digit by digit, always with the same ten tokens; and a
+# byte-level BPE keeps **single letters** as tokens, so a word can be spelled. A speaker's name in
+# capitals is often one token: this tokenizer learned them from the plays.
 
 # %%
-train_ex, test_ex = ins.split_instruction_set(examples, test_per_task=40, seed=0)
-accepted = ft.accepted_answers(examples)
-print(f"train {len(train_ex)}, test {len(test_ex)}")
-assert not {ins.example_prompt(e) for e in test_ex} & {ins.example_prompt(e) for e in train_ex}
+for text in ["42", "198", "n i g h t", "night", "IAGO", "prose", "A"]:
+    pieces = [tok.decode([i]) for i in tok.encode(text)]
+    print(f"{text!r:>12} -> {len(pieces)} tokens {pieces}")
+
+# %% [markdown]
+# ### Chance levels
+#
+# What does a guesser who knows the *form* of the answer score? It picks one of the passage's three
+# speakers (1 in 3), one of the line's words, A or B, verse or prose, spam or ham, one of the two
+# numbers (1 in 2), one of the 199 possible sums, one of 26 letters, a letter for every letter of a
+# spelled word (next to nothing). `ins.chance` computes it for each example; a task's chance level is
+# the mean over its test examples.
+
+# %%
+chance_level = {t: np.mean([ins.chance(e) for e in parts.test if e.task == t]) for t in ins.CHECKABLE}
+for t, c in chance_level.items():
+    print(f"{t:>15}: {c:6.1%}")
+
+# %% [markdown]
+# ## Train, validation and test, from separate sources
+#
+# Each part draws from its own share of every source: four plays for validation and four others
+# for test, and their own text messages, number pairs, words and chat questions. So no test
+# answer can be learned by heart, not even through another task (the spelling of a test word, the
+# sum `30 + 12` when `12 + 30` is tested). We train on the training part, choose the recipe on the
+# validation part, and look at the test part once, at the end.
+
+# %%
+counts = {name: collections.Counter(e.task for e in getattr(parts, name))
+          for name in ("train", "val", "test")}
+for name, c in counts.items():
+    print(f"{name:>5}: {sum(c.values()):5d} examples, {min(c.values())} to {max(c.values())} per task")
+accepted = ins.accepted_answers(parts.train + parts.val + parts.test)
+train_words = {e.input for e in parts.train if e.task in ("spell", "first_letter")}
+test_words = {e.input for e in parts.test if e.task in ("spell", "first_letter")}
+print("test words seen in training:", len(test_words & train_words))
 
 # %% [markdown]
 # ## Masking the prompt out of the loss
@@ -154,7 +214,35 @@ print("unmasked: same loss", unmasked_a == unmasked_b)
 with torch.no_grad():
     logits, _ = gpt(idx)
     by_hand = F.cross_entropy(logits[0, len(p_ids) - 1:], torch.tensor(r_ids, device=dev)).item()
-print(f"masked loss {loss_a:.4f}, response-only cross-entropy by hand {by_hand:.4f}")
+assert abs(loss_a - by_hand) < 1e-4
+print("masked loss = cross-entropy over the response tokens alone (gap below 1e-4)")
+
+# %% [markdown]
+# ## The loss, averaged per example
+#
+# A batch holds answers of very different lengths: `A` is one token plus the newline, a chat
+# answer can be forty. If we average over **all response tokens of the batch**, an example counts
+# as much as it has tokens, and the long chat answers drown the short answers of every other task.
+# So we average each example's loss over its *own* tokens first, then take the mean over the
+# examples: every example has the same say. Here is the difference on a batch of two, by hand and
+# with `ft.example_losses`:
+
+# %%
+pair = [next(e for e in parts.train if e.task == "ends_speech"),
+        max((e for e in parts.train if e.task == ins.FREE_TEXT), key=lambda e: len(e.response))]
+rows2 = [ft.encode_instruction(tok, e, cfg.context) for e in pair]
+idx2, tgt2 = ft.collate_instructions(rows2)
+with torch.no_grad():
+    logits2, _ = gpt(idx2.to(dev))
+per_token = next_token_loss(logits2, tgt2.to(dev), reduction="none").cpu()  # (2, T), 0 if masked
+n_scored = (tgt2 != IGNORE).sum(1)
+own_mean = per_token.sum(1) / n_scored  # each example's mean over its own response tokens
+per_example = own_mean.mean().item()
+per_batch_token = (per_token.sum() / n_scored.sum()).item()
+assert torch.allclose(own_mean, ft.example_losses(logits2, tgt2.to(dev)).cpu(), atol=1e-5)
+weights = (n_scored / n_scored.sum()).tolist()
+print(f"response tokens: {n_scored.tolist()}; share of the token mean: "
+      f"{weights[0]:.0%} and {weights[1]:.0%}; share of the example mean: 50% and 50%")
 
 # %% [markdown]
 # ## Batching with padding
@@ -164,10 +252,9 @@ print(f"masked loss {loss_a:.4f}, response-only cross-entropy by hand {by_hand:.
 # in the same batch (`gptbook.tuning.length_batches`), so there is little padding to compute.
 
 # %%
-rows_all = [ft.encode_instruction(tok, e, cfg.context) for e in train_ex]
-train_rows = [r for r in rows_all if r is not None]
-print(f"{len(train_rows)} of {len(train_ex)} training examples fit the context of {cfg.context} tokens")
+train_rows, train_tasks = instruct_runs.train_rows(tok, parts.train, cfg.context)
 batch_idx, batch_tgt = ft.collate_instructions(train_rows[:4])
+print(f"{len(train_rows)} training rows, all within the context of {cfg.context} tokens")
 print("inputs", tuple(batch_idx.shape), "| scored targets per row:", (batch_tgt != -100).sum(1).tolist())
 lengths = np.array([len(r[0]) for r in train_rows])
 print(f"tokens per example: median {int(np.median(lengths))}, longest {lengths.max()}")
@@ -175,127 +262,193 @@ print(f"tokens per example: median {int(np.median(lengths))}, longest {lengths.m
 # %% [markdown]
 # ## Before fine-tuning
 #
-# We score each held-out answer two ways:
+# We score each held-out answer (the model's greedy answer, up to the first newline) three ways:
 #
-# * **exact match**: the model's greedy answer, up to the first newline, equals the expected answer
-#   exactly (for a question with several answers in the corpus, any of them counts);
-# * **well formed**: the answer has the *form* of a right answer, right or wrong: `spam` or `ham`,
-#   a whole number for a sum, a name that speaks in the plays, a play's title, one lower-case word of
-#   the right length for a reversal, capital letters for the upper-case task
-#   (`ins.well_formed`). Free-text chat answers have no form to check.
+# * **exact match**: it equals the expected answer exactly;
+# * **well formed**: it has the *form* of a right answer, right or wrong (a name of the passage, a
+#   word of the line, `A` or `B`, a whole number, one letter...; `ins.well_formed`);
+# * for chat, **word overlap** (F1 of the shared words) with the corpus's answers to that question.
 #
-# The second score separates two things fine-tuning can teach: *how* to answer, and *what*.
-# Test examples that do not fit the context with room for the answer are left out.
+# An answer may run at most `SLACK` tokens past the length of the right answer: a longer one cannot
+# match, and a base model rarely stops on its own (chat answers get the full `MAX_NEW` tokens).
+# The base model has never seen the template:
 
 # %%
-MAX_NEW = 24
-test_ok = [e for e in test_ex if len(tok.encode(ins.example_prompt(e))) + MAX_NEW <= cfg.context]
-print(f"{len(test_ok)} of {len(test_ex)} test examples fit")
-answers_before = [ft.answer(gpt, tok, e, MAX_NEW) for e in test_ok]
-before = ft.score_answers(test_ok, answers_before, accepted)
-for t in ("add", "spam", "reverse"):
-    i = next(i for i, x in enumerate(test_ok) if x.task == t)
-    print(f"{test_ok[i].input[:40]!r} -> base model says {answers_before[i]!r}")
-
-# %% [markdown]
-# ## Fine-tuning
-#
-# The package's recipe (`ft.INSTRUCTION_RECIPE`): every weight learns, for three passes over the
-# training examples, with AdamW (warm-up, then cosine decay). Its time on this CPU is measured by
-# `benchmarks/bench_finetune.py` (the target is at most 4 minutes).
-
-# %%
-print(ft.INSTRUCTION_RECIPE)
-seed_everything(0)
+MAX_NEW, SLACK = instruct_runs.MAX_NEW, instruct_runs.SLACK
 t0 = time.perf_counter()
-gpt, losses = ft.train_instructions(gpt, train_rows, ft.INSTRUCTION_RECIPE,
-                                   progress=lambda s: tqdm(s, leave=False))
-seconds = time.perf_counter() - t0
-
-# %% tags=["nbval-ignore-output"]
-print(f"fine-tuning took {seconds:.0f} s ({len(losses)} steps); "
-      f"loss {np.mean(losses[:20]):.2f} -> {np.mean(losses[-20:]):.2f}")
-
-# %%
-fig, ax = plt.subplots(figsize=(7, 3))
-ax.plot(losses, alpha=0.4, label="step")
-ax.plot(np.convolve(losses, np.ones(20) / 20, mode="valid"), label="mean of 20 steps")
-ax.set_xlabel("step")
-ax.set_ylabel("loss on response tokens")
-ax.legend()
-plt.show()
-
-# %% [markdown]
-# ## After fine-tuning
-
-# %%
-answers_after = [ft.answer(gpt, tok, e, MAX_NEW) for e in test_ok]
-after = ft.score_answers(test_ok, answers_after, accepted)
-
-
-def share(scores, field):
-    """The share over every task that has the field (well-formed leaves out free-text answers)."""
-    kept = [s for s in scores.values() if getattr(s, field) is not None]
-    return sum(getattr(s, field) for s in kept) / sum(s.total for s in kept)
-
-
-tot_b, tot_a = share(before, "right"), share(after, "right")
-form_b, form_a = share(before, "well_formed"), share(after, "well_formed")
+answers_before, before = ft.evaluate(gpt, tok, parts.test, accepted, MAX_NEW, slack=SLACK)
+seconds_before = time.perf_counter() - t0
+for t in ("add", "spam", "first_speaker"):
+    i = next(i for i, x in enumerate(parts.test) if x.task == t)
+    print(f"{parts.test[i].input[:40]!r} -> base model says {answers_before[i]!r}")
 
 # %% tags=["nbval-ignore-output"]
 def pct(x):
     return "-" if x is None else f"{x:.0%}"
 
-
-print(f"{'task':>10} {'exact match':>20} {'well formed':>20} {'examples':>9}")
-print(f"{'':>10} {'before':>10}{'after':>10} {'before':>10}{'after':>10}")
-for task in sorted(after):
-    b, a = before[task], after[task]
-    print(f"{task:>10} {pct(b.exact):>10}{pct(a.exact):>10} "
-          f"{pct(b.formed):>10}{pct(a.formed):>10} {a.total:>9}")
-print(f"{'all':>10} {pct(tot_b):>10}{pct(tot_a):>10} {pct(form_b):>10}{pct(form_a):>10} {len(test_ok):>9}")
-
-# %% tags=["nbval-ignore-output"]
-for task in sorted(after):
-    for i in [i for i, x in enumerate(test_ok) if x.task == task][:2]:
-        e = test_ok[i]
-        print(f"[{task}] {e.instruction} {e.input[:50]!r}\n"
-              f"    expected {e.response!r:<28} model {answers_after[i]!r}")
+print(f"{'task':>15} {'exact':>7} {'chance':>7} {'formed':>7}")
+for t in ins.CHECKABLE:
+    s = before[t]
+    print(f"{t:>15} {pct(s.exact):>7} {pct(s.chance_level):>7} {pct(s.formed):>7}")
+print(f"{'all':>15} {pct(ft.overall_exact(before)):>7}   (answered in {seconds_before:.0f} s)")
 
 # %% [markdown]
-# What to read from the table (your numbers may differ a little; the Checks hold on any run):
+# ## Fine-tuning: the recipe, chosen on validation
 #
-# * Before fine-tuning the base model scores nothing: it continues the text (usually with
-#   Shakespeare) instead of answering, and almost none of its answers even has the right form.
-# * After fine-tuning most answers have the right form: nearly every label, number, speaker's name
-#   and play title, fewer of the letter tasks. That is most of what a 2.6-million-parameter model
-#   learns here: *how* to answer.
-# * *What* to answer it learns only where the input itself carries the answer: it labels text
-#   messages well (spam uses words like "free", "claim", "txt"). It writes sums of the right size
-#   but rarely the right one, and names characters of other plays: arithmetic and facts need far
-#   more examples, or a far bigger model, than we have here.
-# * Reversing a word or writing it in capitals is hard for a model that sees *tokens*, not letters
-#   (chapter 01): it must know how each token is spelled, and nothing in its training taught that.
-# * Held-out chat questions are new questions with free-form answers: exact match is almost
-#   never reached, even when the answer is a sensible sentence.
+# Every weight learns, with AdamW (warm-up, then cosine decay) and the loss averaged per example.
+# Which learning rate? We do not guess, and we never peek at the test part: the longer run of
+# `python -m gptbook.instruct_runs` trained the model once with each candidate recipe, scored
+# each on the **validation** part, kept the best, and scored only that one on the test part. That
+# run takes several minutes, longer than this chapter may, so it was done once and its results
+# and model stored (`gptbook/assets/instruction_runs.json`, `gptbook/assets/instruct_model.pt`),
+# with the base model's fingerprint, so they belong to the model we loaded.
+
+# %%
+runs = instruct_runs.load_runs()
+assert runs["base_model_sha256"] == instruct_runs.file_sha256(BASE_MODEL), "rerun instruct_runs"
+for name, c in runs["candidates"].items():
+    mark = "  <- chosen" if name == runs["chosen"] else ""
+    print(f"{name:>20}: {c['steps']} steps, validation exact match {c['val_overall']:.1%}{mark}")
+recipe = ft.InstructionConfig(**runs["candidates"][runs["chosen"]]["config"])
+
+# %% tags=["nbval-ignore-output"]
+print(f"command: {runs['run']['command']}")
+print(f"{runs['run']['wall_seconds'] / 60:.0f} minutes on {runs['run']['cpu_count']} CPU cores, "
+      f"{runs['run']['torch_threads']} thread, load average {runs['run']['load_average_before'][0]:.1f} "
+      "at the start")
+
+# %% [markdown]
+# ### A short run, live
 #
-# Real assistants start from models ten thousand times bigger, which already know facts and
-# arithmetic from pretraining; instruction tuning then mostly teaches them the format, just as it
-# does here.
+# Here we run the chosen recipe for only `LIVE_STEPS` steps, to see it work and to watch the loss
+# of each task: `TaskCurves` collects every example's loss from `on_step`, grouped by task.
+
+# %%
+LIVE_STEPS = 200
+live_cfg = replace(recipe, epochs=LIVE_STEPS / math.ceil(len(train_rows) / recipe.batch_size))
+print(live_cfg)
+curves = ft.TaskCurves(train_tasks)
+seed_everything(0)
+t0 = time.perf_counter()
+live, losses = ft.train_instructions(gpt, train_rows, live_cfg, progress=lambda s: tqdm(s, leave=False),
+                                     on_step=curves.add)
+live_seconds = time.perf_counter() - t0
+
+# %% tags=["nbval-ignore-output"]
+print(f"{len(losses)} steps in {live_seconds:.0f} s; loss {np.mean(losses[:10]):.2f} -> "
+      f"{np.mean(losses[-10:]):.2f}")
+
+# %%
+def plot_curves(curves_by_task, title, ax):
+    for t, (xs, ys) in curves_by_task.items():
+        ax.plot(xs, ys, label=t, lw=1.5, ls="--" if t == ins.FREE_TEXT else "-")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss per example")
+    ax.set_title(title)
+
+fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+plot_curves({t: curves.curve(t, 20) for t in ins.TASKS}, f"live run, {LIVE_STEPS} steps", axes[0])
+plot_curves(runs["curves"], f"the stored run ({runs['chosen']})", axes[1])
+axes[1].legend(fontsize=7, ncol=2)
+plt.show()
+
+# %% [markdown]
+# The short run scored on the **validation** part (the test part stays untouched until the end),
+# next to the base model:
+
+# %%
+_, live_val = ft.evaluate(live, tok, parts.val, accepted, MAX_NEW, slack=SLACK)
+_, base_val = ft.evaluate(gpt, tok, parts.val, accepted, MAX_NEW, slack=SLACK)
+
+# %% tags=["nbval-ignore-output"]
+print(f"validation exact match: base model {ft.overall_exact(base_val):.0%}, "
+      f"after {LIVE_STEPS} live steps {ft.overall_exact(live_val):.0%}, "
+      f"after the stored run {runs['candidates'][runs['chosen']]['val_overall']:.0%}")
+
+# %% [markdown]
+# ## After fine-tuning: the test part, once
+
+# %%
+assert runs["model_sha256"] == instruct_runs.file_sha256(instruct_runs.MODEL_FILE)
+tuned, _ = load_model(instruct_runs.MODEL_FILE, dev)
+answers_after, after = ft.evaluate(tuned, tok, parts.test, accepted, MAX_NEW, slack=SLACK)
+stored = runs["test"]["after"]
+# the stored scores may come from another CPU: a greedy answer may differ where two tokens tie
+assert all(abs(after[t].right - stored[t]["right"]) <= 2 for t in ins.TASKS), (after, stored)
+
+# %% tags=["nbval-ignore-output"]
+print(f"{'task':>15} {'chance':>7} {'before':>7} {'after':>7} {'formed':>7}")
+for t in ins.CHECKABLE:
+    b, a = before[t], after[t]
+    print(f"{t:>15} {pct(a.chance_level):>7} {pct(b.exact):>7} {pct(a.exact):>7} {pct(a.formed):>7}")
+print(f"{'all':>15} {'':>7} {pct(ft.overall_exact(before)):>7} {pct(ft.overall_exact(after)):>7}")
+print(f"chat word overlap: {before['qa'].f1:.2f} before, {after['qa'].f1:.2f} after")
+
+# %% tags=["nbval-ignore-output"]
+for task in ins.TASKS:
+    for i in [i for i, x in enumerate(parts.test) if x.task == task][:2]:
+        e = parts.test[i]
+        shown = e.instruction if task == ins.FREE_TEXT else e.input
+        print(f"[{task}] {shown[:60]!r}\n    expected {e.response[:40]!r:<30} model {answers_after[i]!r}")
+
+# %% [markdown]
+# What to read from the table (the stored run: 570 steps of 8 examples, chosen on validation; the
+# figures below are the test part's):
 #
+# * Before fine-tuning the base model scores 0 % on every task: it continues the text instead of
+#   answering.
+# * After, four tasks are far above chance: verse or prose (98 %, chance 50 %), which line ends a
+#   speech (95 %, chance 50 %), spam or ham (90 %, chance 50 %) and the first letter of a word
+#   (78 %, chance 4 %). Their answers come from the *form* of the input (line lengths and capitals,
+#   the closing full stop, words like "free" and "txt") or from a token's first letter, a mapping
+#   each training word teaches.
+# * The tasks that need the model to **copy** a span of the input or to work digit by digit are
+#   not learned in this run: who speaks first (35 %, chance 33 %) or last (12 %), the last word
+#   (2 %), the larger number (8 %, below the 50 % of guessing: the model writes a number of its
+#   own), a sum (2 %) and spelling (0 %, though every answer has the right form and shares 42 % of
+#   its letters with the right one). A 6-block model pretrained on 1.5 million tokens of
+#   Shakespeare has weak copying heads, and 570 steps do not build them.
+# * Overall, exact match on the test part goes from 0 % to 42 %: the target of 60 % is **not**
+#   reached. What limits it is the budget (the recipe choice and the stored run had 5 minutes of
+#   one CPU core) and the copying skill of the base model, not the data: the generators give as
+#   many examples as we like.
+# * Chat answers stay far from the corpus's answers (word overlap 0.06): the model writes
+#   chat-like sentences on other topics. Free-text answers need far more than a few hundred steps.
+
+# %% [markdown]
 # ## A chat box
 #
-# `chat_reply` puts your instruction in the template and lets the model answer. It refuses an empty
-# instruction, and a prompt too long for the context, with a message that says what to change.
+# `chat_reply` puts your instruction in the template and lets the model answer; `chat_html` can
+# also show the template token by token, grey where the loss ignores the target (the prompt) and
+# green where it scores it (the answer and its closing newline). It refuses an empty instruction,
+# and a prompt too long for the context, with a message that says what to change. The chapter's
+# demo instructions come from the tasks the model learned; two it did not learn follow them:
+
+# %%
+DEMOS = [
+    ("Is this text message spam or ham?", "WINNER! Claim your free prize now, txt WIN to 80086", "spam"),
+    ("Is this text message spam or ham?", "Are you coming home for dinner tonight?", "ham"),
+    ("What is the first letter of this word?", "rose", "r"),
+    ("Is this passage verse or prose?", "Shall I compare thee to a summer's day? / Thou art more "
+     "lovely and more temperate: / Rough winds do shake the darling buds of May,", "verse"),
+]
+NOT_LEARNED = [("Add these two numbers.", "12 + 30"), ("Which number is larger?", "307 or 299")]
+demo_answers = [chat_reply(tuned, tok, i, x).answer for i, x, _ in DEMOS]
+for (i, x, want), got in zip(DEMOS, demo_answers):
+    print(f"{i} {x!r} -> {got!r}" + ("" if got == want else f"   (expected {want!r})"))
+for i, x in NOT_LEARNED:
+    print(f"not learned: {i} {x!r} -> {chat_reply(tuned, tok, i, x).answer!r}")
+
+# %%
+r = chat_reply(tuned, tok, "What is the first letter of this word?", "rose")
+marks = "".join("+" if scored else "." for _, scored in template_tokens(tok, r))
+print(f"{r.prompt_tokens} prompt tokens (.) masked, the answer's tokens (+) scored:\n{marks}")
+too_long = "word " * cfg.context
+for instruction, given in [("", ""), ("Spell this word with spaces between the letters.", too_long)]:
+    print(refusal(chat_reply, tuned, tok, instruction, given))
 
 # %% tags=["nbval-ignore-output"]
-r = chat_reply(gpt, tok, "Add these two numbers.", "3 + 4")
-print(repr(r.answer))
-for instruction, given in [("", ""), ("Reverse the letters of this word.", "very long input " * 80)]:
-    print(refusal(chat_reply, gpt, tok, instruction, given))
-
-# %% tags=["nbval-ignore-output"]
-chat_widget(gpt, tok)
+chat_widget(tuned, tok, DEMOS[0][0], DEMOS[0][1])
 
 # %% [markdown]
 # ## Exercises
@@ -365,18 +518,25 @@ check("10.4", answer_10_4)
 # ## Checks
 
 # %%
-assert len(examples) >= 2000 and set(counts) == {"qa", "spam", "speaker", "play", "reverse", "add",
-                                                 "uppercase"}
-assert all(n == 40 for n in collections.Counter(e.task for e in test_ex).values())
+MARGIN = 0.20  # points above chance a learned task must reach on the test part (the issue's target)
+LEARNED = ("ends_speech", "verse_or_prose", "spam", "first_letter")
+assert counts["val"] == counts["test"] == {t: 40 for t in ins.TASKS}
+assert not test_words & train_words
 assert loss_a == loss_b and same_grads and unmasked_a != unmasked_b
-assert abs(loss_a - by_hand) < 1e-4
-assert len(train_rows) >= 0.95 * len(train_ex)
-# fine-tuning teaches the format: most answers well formed after, few before
-assert form_b < 0.2 and form_a >= 0.8, (before, after)
-# and some content: spam labels well, more exact matches overall than before
-assert after["spam"].exact >= 0.7 and after["spam"].exact > before["spam"].exact + 0.3, (before, after)
-assert tot_a >= tot_b + 0.05, (before, after)
-assert np.mean(losses[-20:]) < np.mean(losses[:20]) / 2
-assert refusal(chat_reply, gpt, tok, "  ").startswith("The instruction is empty")
-assert "tokens long" in refusal(chat_reply, gpt, tok, "Reverse the letters of this word.",
-                                "very long input " * 80)
+assert per_example != per_batch_token and weights[1] > 0.8
+# before: the base model does not answer in the template
+assert ft.overall_exact(before) < 0.1, before
+# the live run learns: its loss falls and it beats the base model on validation
+assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:10])
+assert ft.overall_exact(live_val) > ft.overall_exact(base_val) + 0.05
+# after: the learned tasks well above chance; the others at least answer in the right form
+for t in LEARNED:
+    assert after[t].exact >= after[t].chance_level + MARGIN, (t, after[t])
+for t in ("add", "spell", "ends_speech", "verse_or_prose", "spam", "first_letter"):
+    assert after[t].formed >= 0.9, (t, after[t])
+# overall: 42 % measured, below the 60 % target (see the text); a regression check, not the target
+assert ft.overall_exact(after) >= 0.35, after
+assert runs["chosen"] == max(runs["candidates"], key=lambda k: runs["candidates"][k]["val_overall"])
+assert demo_answers == [want for _, _, want in DEMOS], demo_answers
+assert refusal(chat_reply, tuned, tok, "  ").startswith("The instruction is empty")
+assert "tokens long" in refusal(chat_reply, tuned, tok, "Say it.", too_long)
