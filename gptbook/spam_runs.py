@@ -16,7 +16,7 @@ Zero-shot prompting has nothing random in it; its rows repeat one number.
 Fine-tuning every row with several seeds takes too long for the chapter, so this module runs them
 once and stores the results in ``gptbook/assets/spam_runs.json``, which the chapter loads:
 
-    python -m gptbook.spam_runs --seeds 0 1 2            # the whole table (CPU: about 15 min)
+    python -m gptbook.spam_runs --seeds 0 1 2   # the whole table (2-core CPU: over half an hour)
     python -m gptbook.spam_runs --seeds 3 --rows zero_shot few_shot   # add to the stored file
     python -m gptbook.spam_runs --merge a.json b.json   # join files made by parallel processes
 
