@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gptbook.tokenizers import BPETokenizer, TokenCodec
+from gptbook.tokenizers import TokenCodec
 from gptbook.widgets import html as shared
 from gptbook.widgets.html import WidgetInputError
 
@@ -112,8 +112,13 @@ class MergeStep:
     last_merge: tuple[bytes, bytes, int] | None
 
 
-def _require_bpe(tokenizer: Any) -> BPETokenizer:
-    if not isinstance(tokenizer, BPETokenizer):
+def _is_bpe(tokenizer: Any) -> bool:
+    """Whether ``tokenizer`` has learned merges to replay (asked of its abilities, not its class)."""
+    return getattr(tokenizer, "merges", None) is not None and callable(getattr(tokenizer, "truncated", None))
+
+
+def _require_bpe(tokenizer: Any) -> Any:
+    if not _is_bpe(tokenizer):
         raise MergeStepError(
             f"The merge slider needs a byte-level BPE tokenizer (gptbook.tokenizers.BPETokenizer), "
             f"got {type(tokenizer).__name__}: choose a BPE tokenizer in the menu."
@@ -121,7 +126,7 @@ def _require_bpe(tokenizer: Any) -> BPETokenizer:
     return tokenizer
 
 
-def merge_step(text: str, tokenizer: BPETokenizer, merges: int) -> MergeStep:
+def merge_step(text: str, tokenizer: Any, merges: int) -> MergeStep:
     """Encode ``text`` with the first ``merges`` merges of ``tokenizer`` only (its special tokens
     kept): 0 gives the raw bytes, ``len(tokenizer.merges)`` the full encoding. Training is greedy,
     so this is the text as the tokenizer saw it after ``merges`` steps of training."""
@@ -145,7 +150,7 @@ def merge_step(text: str, tokenizer: BPETokenizer, merges: int) -> MergeStep:
     return MergeStep(merges, total, token_spans(text, small), last)
 
 
-def merge_step_html(text: str, tokenizer: BPETokenizer, merges: int) -> str:
+def merge_step_html(text: str, tokenizer: Any, merges: int) -> str:
     """What the inspector shows at a slider position: the tokens after ``merges`` merges, the count
     line, and which merge came last."""
     step = merge_step(text, tokenizer, merges)
@@ -174,7 +179,7 @@ def inspector_html(text: str, tokenizer: TokenCodec) -> str:
 def inspector_merges_html(text: str, tokenizer: TokenCodec, merges: int | None) -> str:
     """What the inspector shows with its merge slider: for a BPE tokenizer and a slider position
     (``merges``), :func:`merge_step_html`; otherwise :func:`inspector_html`. Refusals as messages."""
-    if merges is None or not isinstance(tokenizer, BPETokenizer):
+    if merges is None or not _is_bpe(tokenizer):
         return inspector_html(text, tokenizer)
     return shared.html_or_refusal(lambda: merge_step_html(text, tokenizer, merges), error_html)
 
@@ -205,13 +210,13 @@ def token_inspector(
 
     def update(_: Any = None) -> None:
         tokenizer = tokenizers[menu.value]
-        merges = slider.value if isinstance(tokenizer, BPETokenizer) else None
+        merges = slider.value if _is_bpe(tokenizer) else None
         out.value = inspector_merges_html(box.value, tokenizer, merges)
 
     def choose(_: Any = None) -> None:
         tokenizer = tokenizers[menu.value]
         with slider.hold_trait_notifications():
-            if isinstance(tokenizer, BPETokenizer):
+            if _is_bpe(tokenizer):
                 slider.max = len(tokenizer.merges)
                 slider.value = slider.max  # start with every merge: the tokenizer as trained
                 slider.disabled = False
